@@ -1,0 +1,201 @@
+"""Where is this notebook running? Platform, GPU, network, fast mode and seeding.
+
+Nothing here imports torch or tensorflow unless asked about them, and then only the one that
+is already installed (``has_gpu``) or already imported (``seed_everything``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import random
+import socket
+import sys
+import time
+
+import numpy as np
+
+#: Hosts tried by :func:`is_online`, in order: the ones the notebooks actually download from.
+ONLINE_PROBES: tuple[tuple[str, int], ...] = (
+    ("tfhub.dev", 443),
+    ("download.pytorch.org", 443),
+    ("github.com", 443),
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def in_colab() -> bool:
+    """True inside Google Colab (its ``google.colab`` package is importable there only)."""
+    return "google.colab" in sys.modules or importlib.util.find_spec("google.colab") is not None
+
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def has_gpu(framework: str | None = None) -> bool:
+    """True when a GPU is usable by ``framework``.
+
+    Parameters
+    ----------
+    framework : {"torch", "tensorflow", None}
+        ``None`` asks whichever framework is already imported (torch first), else whichever is
+        installed, importing at most one of them (importing both in the wrong order aborts the
+        process, see DESIGN.md).
+    """
+    if framework not in (None, "torch", "tensorflow"):
+        raise ValueError(f"framework must be 'torch', 'tensorflow' or None, got {framework!r}")
+    if framework is None:
+        if "torch" in sys.modules or ("tensorflow" not in sys.modules and _installed("torch")):
+            framework = "torch"
+        elif "tensorflow" in sys.modules or _installed("tensorflow"):
+            framework = "tensorflow"
+        else:
+            return False
+    if framework == "torch":
+        if not _installed("torch"):
+            return False
+        import torch
+
+        return bool(torch.cuda.is_available())
+    if not _installed("tensorflow"):
+        return False
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def _can_connect(host: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:  # DNS failure, refused, unreachable, timed out
+        return False
+
+
+def is_online(timeout: float = 2.0, hosts: tuple[tuple[str, int], ...] = ONLINE_PROBES) -> bool:
+    """True when one of ``hosts`` accepts a TCP connection within ``timeout`` seconds.
+
+    Never hangs: the hosts are tried in parallel daemon threads and the answer comes after at
+    most ``timeout`` seconds in total, even when name resolution itself stalls (a plain
+    ``socket.create_connection`` timeout does not cover DNS). ``COURSE_OFFLINE=1`` forces ``False``.
+    """
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if not hosts:
+        raise ValueError("hosts must name at least one (host, port) pair")
+    if _env_flag("COURSE_OFFLINE", default=False):
+        return False
+    import queue
+    import threading
+
+    answers: queue.Queue[bool] = queue.Queue()
+    for host, port in hosts:
+        threading.Thread(target=lambda h=host, p=port: answers.put(_can_connect(h, p, timeout)), daemon=True).start()
+    deadline = time.monotonic() + timeout
+    for _ in hosts:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            if answers.get(timeout=remaining):
+                return True
+        except queue.Empty:
+            return False
+    return False
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"environment variable {name}={raw!r}: use 1/0, true/false, yes/no or on/off")
+
+
+def fast_mode() -> bool:
+    """True when ``COURSE_FAST`` is set to a true value (1/true/yes/on).
+
+    The test run sets it, so notebooks shrink their long work (fewer steps, fewer images).
+    An unrecognised value raises ``ValueError`` rather than silently picking a mode.
+    """
+    return _env_flag("COURSE_FAST", default=False)
+
+
+def seed_everything(seed: int) -> int:
+    """Seed Python's ``random``, NumPy and, if already imported, torch and TensorFlow.
+
+    Frameworks are seeded only when the notebook has imported them, so calling this never
+    imports a framework (and never triggers the TensorFlow/torch import-order abort).
+    Returns the seed.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (learners and libraries still draw from the global stream)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        tf.random.set_seed(seed)
+    return seed
+
+
+def check_torch_import_order() -> None:
+    """Raise a clear ``RuntimeError`` if importing torch now would crash the process.
+
+    TensorFlow imported before torch/torchvision makes the later torch import abort or segfault
+    (DESIGN.md, Frameworks). Modules of ``helpers`` that need torch call this first, so a
+    learner gets an explanation instead of a dead kernel.
+    """
+    if "tensorflow" in sys.modules and "torch" not in sys.modules:
+        raise RuntimeError(
+            "TensorFlow is already imported in this process and torch is not: importing torch now "
+            "would crash the kernel. Restart the kernel and import torch (or the torch-based helpers) "
+            "before tensorflow, or keep this notebook to one framework."
+        )
+
+
+def _version(name: str) -> str | None:
+    module = sys.modules.get(name)
+    if module is not None:
+        return getattr(module, "__version__", "?")
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def describe_environment(framework: str | None = None, check_network: bool = True) -> str:
+    """One line for a notebook's first cell: Python, framework versions, GPU, network, mode.
+
+    Framework versions are read from package metadata, so this imports no framework; the GPU
+    is asked of ``framework`` (see :func:`has_gpu`; pass ``"tensorflow"`` in a TF-only notebook).
+    """
+    parts = [f"Python {platform.python_version()}"]
+    for dist, label in (("torch", "torch"), ("torchvision", "torchvision"), ("tensorflow", "tensorflow")):
+        v = _version(dist)
+        if v is not None:
+            parts.append(f"{label} {v}")
+    parts.append("GPU: yes" if has_gpu(framework) else "GPU: no (CPU only)")
+    if check_network:
+        parts.append("network: online" if is_online() else "network: offline")
+    parts.append("platform: Colab" if in_colab() else f"platform: {platform.system()}")
+    parts.append("mode: fast (COURSE_FAST=1)" if fast_mode() else "mode: full")
+    return " | ".join(parts)

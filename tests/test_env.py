@@ -1,0 +1,105 @@
+"""helpers.env: platform, GPU, network, fast mode, seeding, and clear errors on bad input."""
+
+import random
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from helpers import env
+
+
+def test_not_in_colab_here():
+    assert env.in_colab() is False
+
+
+def test_has_gpu_answers_for_each_framework_and_rejects_others():
+    torch = pytest.importorskip("torch")
+    assert env.has_gpu("torch") == torch.cuda.is_available()
+    assert isinstance(env.has_gpu(), bool)
+    with pytest.raises(ValueError, match="framework must be"):
+        env.has_gpu("jax")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), ("ON", True), ("0", False), ("no", False), ("", False)])
+def test_fast_mode_reads_course_fast(monkeypatch, raw, expected):
+    monkeypatch.setenv("COURSE_FAST", raw)
+    assert env.fast_mode() is expected
+
+
+def test_fast_mode_default_off_and_bad_value_is_an_error(monkeypatch):
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+    assert env.fast_mode() is False
+    monkeypatch.setenv("COURSE_FAST", "maybe")
+    with pytest.raises(ValueError, match="COURSE_FAST='maybe'"):
+        env.fast_mode()
+
+
+def test_is_online_true_for_a_listening_local_port():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        assert env.is_online(timeout=2, hosts=(("127.0.0.1", server.getsockname()[1]),)) is True
+
+
+def test_is_online_false_for_a_closed_port_quickly():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connections are refused
+        start = time.monotonic()
+        assert env.is_online(timeout=1, hosts=(("127.0.0.1", port),)) is False
+    assert time.monotonic() - start < 1.5
+
+
+def test_is_online_never_hangs_even_when_connecting_stalls(monkeypatch):
+    def stall(*args, **kwargs):
+        time.sleep(5)  # like a DNS lookup that never answers
+        raise OSError("too late")
+
+    monkeypatch.setattr(env.socket, "create_connection", stall)
+    start = time.monotonic()
+    assert env.is_online(timeout=0.3) is False
+    assert time.monotonic() - start < 1.0
+
+
+def test_is_online_respects_course_offline_and_validates(monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    assert env.is_online() is False
+    for bad in (0, -1, "2", None, True):
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            env.is_online(timeout=bad)
+    monkeypatch.delenv("COURSE_OFFLINE")
+    with pytest.raises(ValueError, match="at least one"):
+        env.is_online(hosts=())
+
+
+def test_seed_everything_makes_random_streams_repeat():
+    torch = pytest.importorskip("torch")
+    draws = []
+    for _ in range(2):
+        assert env.seed_everything(123) == 123
+        draws.append((random.random(), np.random.rand(), float(torch.rand(1))))  # noqa: NPY002 (the legacy global stream is what seeding sets)
+    assert draws[0] == draws[1]
+
+
+@pytest.mark.parametrize("bad", [1.5, "1", None, True])
+def test_seed_everything_rejects_non_int(bad):
+    with pytest.raises(TypeError, match="seed must be an int"):
+        env.seed_everything(bad)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32])
+def test_seed_everything_rejects_out_of_range(bad):
+    with pytest.raises(ValueError, match="seed must be in"):
+        env.seed_everything(bad)
+
+
+def test_describe_environment_is_one_line(monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "1")
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    line = env.describe_environment()
+    assert "\n" not in line
+    assert line.startswith("Python ")
+    assert "network: offline" in line and "mode: fast" in line and "GPU:" in line
+    assert "network" not in env.describe_environment(check_network=False)

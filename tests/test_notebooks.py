@@ -1,0 +1,79 @@
+"""Every notebook follows the course conventions (tools/notebook_template.py, DESIGN.md).
+
+nbval re-runs the notebooks; these checks are about how they are committed.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import helpers
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from notebook_template import SETUP_MARKER, colab_url  # noqa: E402
+
+EXPECTED = [
+    "01_loss_functions.ipynb",
+    "02_iou_nms_map.ipynb",
+    "03_rcnn_to_retinanet.ipynb",
+    "04_tfhub_ssd_vs_faster_rcnn.ipynb",
+    "05_batman_detector.ipynb",
+]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_the_five_course_notebooks_exist():
+    assert [p.name for p in NOTEBOOKS] == EXPECTED
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
+def notebook(request):
+    return request.param, nbformat.read(request.param, as_version=4)
+
+
+def test_header_has_title_badge_to_itself_learning_goals_and_times(notebook):
+    path, nb = notebook
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "first cell: markdown title"
+    assert f"({colab_url(path.name)})" in first.source, "Colab badge must open this very notebook"
+    assert "colab-badge.svg" in first.source
+    assert "What you will learn" in first.source and "Time to run" in first.source
+
+
+def test_first_code_cell_is_the_setup_cell(notebook):
+    _, nb = notebook
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    setup = code[0].source
+    assert setup.startswith(SETUP_MARKER), "the set-up cell comes first"
+    assert f'REPO_URL = "{helpers.REPO_URL}"' in setup, "repository URL must match helpers.REPO_URL"
+    assert "google.colab" in setup and "describe_environment" in setup
+
+
+def test_executed_in_order_without_errors(notebook):
+    _, nb = notebook
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    counts = [c.execution_count for c in code]
+    assert None not in counts, "every code cell must be executed before committing"
+    assert counts == list(range(1, len(code) + 1)), f"execution counts out of order: {counts}"
+    errors = [o for c in code for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, f"error outputs committed: {[e.ename for e in errors]}"
+    assert any(c.get("outputs") for c in code), "outputs must be committed"
+
+
+def test_kernel_is_python3(notebook):
+    _, nb = notebook
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+def test_nbval_markers_are_spelled_right(notebook):
+    _, nb = notebook
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for marker in re.findall(r"#\s*NBVAL_\w+", cell.source):
+            assert marker.replace(" ", "") in {"#NBVAL_IGNORE_OUTPUT", "#NBVAL_SKIP", "#NBVAL_CHECK_OUTPUT",
+                                               "#NBVAL_RAISES_EXCEPTION"}, marker

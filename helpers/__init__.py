@@ -17,28 +17,17 @@ __version__ = "0.1.0"
 #: The repository this package lives in; notebooks' Colab cells install from here.
 REPO_URL = "https://github.com/od-course/object-detection-course"
 
-_SUBMODULES = (
-    "anchors",
-    "bench",
-    "boxes",
-    "classic",
-    "data",
-    "detection",
-    "env",
-    "losses",
-    "metrics",
-    "nms",
-    "samples",
-    "tfhub",
-    "viz",
-    "zoo",
-)
+def _submodule_names() -> list[str]:
+    import pkgutil
 
-__all__ = ["REPO_URL", "__version__", *_SUBMODULES]
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+__all__ = ["REPO_URL", "__version__"]
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
+    if not name.startswith("_") and name in _submodule_names():
         module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
         return module
@@ -46,4 +35,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(__all__)
+    return sorted([*__all__, *_submodule_names()])

@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 #: The repository this package lives in; notebooks' Colab cells install from here.
 REPO_URL = "https://github.com/od-course/object-detection-course"
 
+
 def _submodule_names() -> list[str]:
     import pkgutil
 

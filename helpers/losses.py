@@ -180,7 +180,7 @@ def binary_cross_entropy(p, y, reduction: str = "mean"):
     _same_shape(p, y, "p and y")
     _in_unit_interval(p, "probabilities p")
     _in_unit_interval(y, "targets y")
-    loss = -(y * _clamped_log(p) + (1.0 - y) * _clamped_log1m(p))
+    loss = 0.0 - (y * _clamped_log(p) + (1.0 - y) * _clamped_log1m(p))  # 0.0 - x: no -0.0
     return _reduce(loss, reduction)
 
 
@@ -200,7 +200,7 @@ def binary_cross_entropy_with_logits(logits, y, reduction: str = "mean"):
     x, y = _array(logits, "logits"), _array(y, "y")
     _same_shape(x, y, "logits and y")
     _in_unit_interval(y, "targets y")
-    loss = -(y * log_sigmoid(x) + (1.0 - y) * log_sigmoid(-x))
+    loss = 0.0 - (y * log_sigmoid(x) + (1.0 - y) * log_sigmoid(-x))
     return _reduce(loss, reduction)
 
 
@@ -270,7 +270,7 @@ def cross_entropy(logits, y, reduction: str = "mean"):
     target = _class_targets(z, y)
     logp = log_softmax(z)
     # 0 * log p is 0 even where log p is -huge: skip zero-target terms explicitly
-    loss = -np.where(target > 0, target * logp, 0.0).sum(axis=-1)
+    loss = 0.0 - np.where(target > 0, target * logp, 0.0).sum(axis=-1)
     return _reduce(loss, reduction)
 
 
@@ -389,7 +389,7 @@ def sigmoid_focal_loss(logits, targets, alpha: float | None = 0.25, gamma: float
     _same_shape(x, t, "logits and targets")
     _in_unit_interval(t, "targets")
     p, q = sigmoid(x), sigmoid(-x)  # q = 1 - p without cancellation
-    ce = -(t * log_sigmoid(x) + (1.0 - t) * log_sigmoid(-x))
+    ce = 0.0 - (t * log_sigmoid(x) + (1.0 - t) * log_sigmoid(-x))
     one_minus_pt = p * (1.0 - t) + q * t
     loss = ce * one_minus_pt**gamma
     if alpha is not None:
@@ -447,7 +447,7 @@ def focal_loss(p, y, alpha: float | None = 0.25, gamma: float = 2.0, reduction: 
     _same_shape(p, y, "p and y")
     _in_unit_interval(p, "probabilities p")
     _in_unit_interval(y, "targets y")
-    ce = -(y * _clamped_log(p) + (1.0 - y) * _clamped_log1m(p))
+    ce = 0.0 - (y * _clamped_log(p) + (1.0 - y) * _clamped_log1m(p))
     one_minus_pt = p * (1.0 - y) + (1.0 - p) * y
     loss = ce * one_minus_pt**gamma
     if alpha is not None:

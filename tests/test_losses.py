@@ -108,6 +108,7 @@ def test_cross_entropy_single_sample_and_extremes():
     x = np.array([[1000.0, 0.0, -1000.0]])
     ours = L.cross_entropy(np.repeat(x, 3, axis=0), np.array([0, 1, 2]), "none")
     np.testing.assert_allclose(ours, [0.0, 1000.0, 2000.0], rtol=1e-15)
+    assert not np.signbit(ours[0])  # a perfect prediction costs +0.0, not -0.0
 
 
 def test_empty_mean_is_nan_like_torch():

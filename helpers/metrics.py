@@ -14,7 +14,11 @@ neither rewarded nor punished) on per-image arrays. :func:`coco_evaluate` runs t
 protocol on COCO-format input and returns the 12 standard numbers; it equals
 ``pycocotools.cocoeval.COCOeval(iouType="bbox")`` on every statistic, but evaluates all
 (image, category) groups at once with NumPy instead of one Python loop per group, which makes
-it many times faster (``benchmarks/bench_coco_eval.py``).
+it many times faster (``benchmarks/bench_coco_eval.py``): IoUs of all same-group pairs in one
+pass (with the exact floating-point steps of pycocotools' C code); the greedy matching "rank by
+rank", step s matching the s-th candidate detection of every group against its group's gts for
+all 4 area ranges and 10 IoU thresholds at once; and accumulation from the true positives
+alone, with exact integer counts.
 
 Deliberate differences from pycocotools (all documented where they apply):
 
@@ -207,7 +211,7 @@ def _short(obj, n: int = 120) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def _numbers(values, what: str, key: str, records=None) -> np.ndarray:
+def _numbers(values, what: str, key: str) -> np.ndarray:
     """A float64 vector of ``values`` with a clear error for non-numbers or NaN/inf."""
     try:
         out = np.asarray(values, dtype=np.float64)
@@ -385,6 +389,7 @@ def voc_evaluate(gt: Sequence[Mapping], dets: Sequence[Mapping], iou_threshold: 
         d_score.append(scores)
 
     def cat(parts, shape=(0,), dtype=np.float64):
+        parts = [p for p in parts if p.size]  # an empty list is float64: it must not promote labels
         return np.concatenate(parts) if parts else np.zeros(shape, dtype)
 
     g_img, g_box, g_lab, g_diff = cat(g_img, dtype=int), cat(g_box, (0, 4)), cat(g_lab, dtype=int), cat(g_diff, dtype=bool)
@@ -460,6 +465,8 @@ def _load_json(obj, what: str):
 def _coco_gt_arrays(gt) -> dict:
     """Ground truth as arrays; images and categories as sorted id lists (pycocotools' order)."""
     gt = _load_json(gt, "ground-truth")
+    if not isinstance(gt, Mapping) and isinstance(getattr(gt, "dataset", None), Mapping):
+        gt = gt.dataset  # a pycocotools / faster-coco-eval COCO object
     if not isinstance(gt, Mapping):
         raise TypeError(f"gt must be a COCO dict or a path to a COCO JSON file, got {type(gt).__name__}")
     for key in ("images", "annotations", "categories"):
@@ -733,7 +740,7 @@ def coco_evaluate(gt, dets) -> dict:
 
     Parameters
     ----------
-    gt : dict or path
+    gt : dict, path or ``pycocotools.coco.COCO``
         COCO ground truth: ``images`` (``id``), ``categories`` (``id``, ``name``) and
         ``annotations`` (``id``, ``image_id``, ``category_id``, ``bbox`` [x, y, w, h],
         ``area``, ``iscrowd`` (optional, default 0)). Size buckets use ``area`` (the mask area

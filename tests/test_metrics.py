@@ -306,6 +306,9 @@ def test_coco_json_paths_and_inputs_left_unchanged(tmp_path):
     (tmp_path / "dets.json").write_text(json.dumps(dets))
     from_files = coco_evaluate(tmp_path / "gt.json", str(tmp_path / "dets.json"))
     assert all(from_files[k] == ours[k] for k in COCO_STAT_KEYS)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_object = COCO(str(tmp_path / "gt.json"))
+    assert coco_evaluate(coco_object, dets)["AP"] == ours["AP"]
 
 
 def test_coco_pr_curve_reads_the_precision_array():
@@ -391,6 +394,11 @@ def test_average_precision_hand_computed_methods_differ():
     assert average_precision(rec, prec, "voc12") == pytest.approx(13 / 24, abs=1e-12)
     # coco: 26 levels in [0, .25], 25 in (.25, .5], 25 in (.5, .75], 25 beyond
     assert average_precision(rec, prec, "coco") == pytest.approx((26 + 25 * 2 / 3 + 25 * 0.5) / 101, abs=1e-12)
+
+
+def test_average_precision_voc07_reaches_recall_levels_exactly():
+    # recall 3/10 reaches the 0.3 level (np.arange(0, 1.1, 0.1) would ask for 0.30000000000000004)
+    assert average_precision([0.1, 0.2, 0.3], [1.0, 1.0, 1.0], "voc07") == pytest.approx(4 / 11, abs=1e-12)
 
 
 def test_average_precision_edge_cases_and_errors():
@@ -512,9 +520,10 @@ def test_voc_evaluate_difficult_and_duplicates():
     gt = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "labels": [1, 1], "difficult": [False, True]}]
     dets = [{"boxes": [[20, 20, 30, 30], [0, 0, 10, 10], [0, 0, 10, 10]], "scores": [0.9, 0.8, 0.7],
              "labels": [1, 1, 1]}]
-    res = voc_evaluate(gt, dets)
+    empty = {"boxes": [], "labels": [], "scores": []}
+    res = voc_evaluate(gt + [empty], dets + [empty])  # an image with nothing in it changes nothing
     # the difficult hit is ignored; the duplicate is a false positive after recall 1
-    assert res["num_gt"] == {1: 1}
+    assert res["num_gt"] == {1: 1} and isinstance(next(iter(res["num_gt"])), int)
     np.testing.assert_allclose(res["precision"][1], [1.0, 0.5])
     assert res["mAP"] == pytest.approx(1.0)
 

@@ -29,6 +29,7 @@ from io import BytesIO
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+import PIL
 from PIL import Image, ImageDraw
 
 from helpers.batman_art import DISTRACTORS, STYLES, render_sprite
@@ -494,7 +495,9 @@ def make_batman_dataset(root, n_images: int, seed: int = 0, image_size=320, hold
     if holdout:
         ids = [r["id"] for r in records if r["holdout"]]
         (root / "ImageSets" / "Main" / "test_holdout.txt").write_text("".join(f"{i}\n" for i in ids))
-    meta = {"params": params, "classes": list(CLASSES), "styles": list(STYLES), "images": records}
+    # Pillow's version is recorded because its drawing and libjpeg build decide the exact bytes.
+    meta = {"params": params, "classes": list(CLASSES), "styles": list(STYLES), "pillow": PIL.__version__,
+            "images": records}
     meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     return _summary(root, json.loads(meta_path.read_text()))
 
@@ -508,3 +511,28 @@ def _summary(root: Path, meta: dict) -> dict:
     return {"root": root, "n_images": len(meta["images"]), "splits": splits, "counts": counts,
             "holdout_style": meta["params"]["holdout_style"],
             "holdout_ids": [r["id"] for r in meta["images"] if r["holdout"]]}
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """Command line: ``python -m helpers.batman ROOT [--n-images N] [--seed S] ...``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m helpers.batman", description=make_batman_dataset.__doc__.split("\n")[0])
+    parser.add_argument("root", help="output folder")
+    parser.add_argument("--n-images", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, default=320)
+    parser.add_argument("--holdout-style", default=None, help='e.g. "sketch" or "joker_face:modern"')
+    parser.add_argument("--jpeg-quality", type=int, default=JPEG_OPTIONS["quality"])
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    summary = make_batman_dataset(args.root, args.n_images, seed=args.seed, image_size=args.image_size,
+                                  holdout_style=args.holdout_style, jpeg_quality=args.jpeg_quality,
+                                  overwrite=args.overwrite, progress=True)
+    sizes = ", ".join(f"{s} {len(ids)}" for s, ids in summary["splits"].items())
+    print(f"{summary['root']}: {summary['n_images']} images ({sizes})")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -98,10 +98,11 @@ def _style_outline(style: str, rng) -> tuple[tuple[int, int, int], float]:
 def draw_batman_face(pen: _Pen, rng, style: str) -> None:
     """Unit canvas 1 x 1.15: cowl with pointed ears, white eye slits, skin jaw."""
     ol, w = _style_outline(style, rng)
-    cowl = {"classic": (72, 84, 122), "modern": (26, 26, 32), "animated": (34, 38, 66), "sketch": (50, 54, 70)}[style]
-    cowl = _jitter(rng, cowl, 12)
+    cowls = {"classic": ((72, 84, 122), (95, 98, 110), (44, 56, 100)), "modern": ((26, 26, 32), (40, 40, 46), (22, 28, 40)),
+             "animated": ((34, 38, 66), (22, 22, 28)), "sketch": ((50, 54, 70), (30, 30, 34))}[style]
+    cowl = _jitter(rng, cowls[int(rng.integers(len(cowls)))], 12)
     skin = _jitter(rng, SKINS[int(rng.integers(len(SKINS)))], 10)
-    ear_h = {"classic": 0.14, "modern": 0.30, "animated": 0.22, "sketch": 0.2}[style] * rng.uniform(0.8, 1.2)
+    ear_h = {"classic": 0.15, "modern": 0.29, "animated": 0.22, "sketch": 0.2}[style] * rng.uniform(0.75, 1.25)
     ear_lean = rng.uniform(-0.04, 0.05)
     top = 0.05 + (0.32 - ear_h)  # shorter ears: the head starts higher in the canvas
     # ears first (behind the head), then the head, then the jaw opening
@@ -114,10 +115,15 @@ def draw_batman_face(pen: _Pen, rng, style: str) -> None:
              fill=skin, outline=ol, width=w)
     pen.poly([(0.43, jaw_top - 0.03), (0.57, jaw_top - 0.03), (0.5, jaw_top + 0.07)], fill=cowl)  # nose of the cowl
     mouth_y = min(chin - 0.1, jaw_top + 0.22)
-    pen.line([(0.5 - jaw_w * 0.45, mouth_y), (0.5 + jaw_w * 0.45, mouth_y + rng.uniform(-0.01, 0.015))], fill=(70, 30, 30), width=0.025)
+    if rng.random() < 0.5:  # grim straight line
+        pen.line([(0.5 - jaw_w * 0.45, mouth_y), (0.5 + jaw_w * 0.45, mouth_y + rng.uniform(-0.01, 0.015))], fill=(70, 30, 30), width=0.025)
+    else:  # frown (or, rarely, a grin)
+        up = rng.random() < 0.25
+        box = (0.5 - jaw_w * 0.5, mouth_y - 0.03, 0.5 + jaw_w * 0.5, mouth_y + 0.07)
+        pen.arc(box, 20 if up else 200, 160 if up else 340, fill=(70, 30, 30), width=0.025)
     # eyes: slanted white slits (narrow for modern, big triangles for animated)
     ey = top + ear_h + rng.uniform(0.14, 0.19)
-    eh = {"classic": 0.05, "modern": 0.028, "animated": 0.07, "sketch": 0.045}[style]
+    eh = {"classic": 0.065, "modern": 0.04, "animated": 0.08, "sketch": 0.06}[style] * rng.uniform(0.85, 1.2)
     for side in (-1, 1):
         x_in, x_out = 0.5 + side * 0.06, 0.5 + side * rng.uniform(0.26, 0.31)
         pts = [(x_in, ey + eh * 0.9), (x_out, ey - eh * 0.4), (x_out - side * 0.02, ey + eh * 0.5)]
@@ -138,7 +144,7 @@ def _bat_outline(rng, ear=0.2, scallops=3, tip_up=0.0) -> list[tuple[float, floa
         pts.append((xa, 0.56 + 0.05 * k))
         pts.append((xb, 0.80 + 0.06 * k))
     pts.append((0.5, 0.98))
-    jitter = rng.uniform(-0.015, 0.015, size=(len(pts), 2))
+    jitter = rng.uniform(-0.01, 0.01, size=(len(pts), 2))
     jitter[0, 0] = jitter[-1, 0] = 0.0  # keep the axis points on the axis
     return [(x + dx, y + dy) for (x, y), (dx, dy) in zip(pts, jitter, strict=True)]
 
@@ -170,17 +176,20 @@ def draw_robin_face(pen: _Pen, rng, style: str) -> None:
     pen.ellipse((0.8, 0.5, 0.92, 0.72), fill=skin, outline=ol, width=w * 0.6)
     chin = 1.06 if style != "animated" else 1.0
     pen.ellipse((0.16, 0.2, 0.84, chin), fill=skin, outline=ol, width=w)
-    # hair: a cap with bangs; spiky for modern, a big curl for animated
-    n = int(rng.integers(3, 6))
-    spikes = [(0.14, 0.5), (0.12, 0.28), (0.3, 0.06), (0.6, 0.02), (0.86, 0.18), (0.88, 0.48)]
+    # hair: a black cap with a fringe of bangs; combed, spiky or with a curl
+    kind = int(rng.integers(3))
+    n = int(rng.integers(3, 7))
+    crown = [(0.14, 0.5), (0.12, 0.28), (0.3, 0.08), (0.6, 0.04), (0.86, 0.18), (0.88, 0.48)]
+    if kind == 1:  # spiky: tips poking up from the crown
+        crown = [(0.14, 0.5), (0.1, 0.3), (0.2, 0.16), (0.22, 0.02), (0.36, 0.1), (0.46, -0.0), (0.56, 0.08),
+                 (0.7, 0.0), (0.74, 0.12), (0.9, 0.1), (0.86, 0.26), (0.88, 0.48)]
     fringe = []
     for k in range(n + 1):
-        x = 0.84 - 0.68 * k / n
-        depth = 0.36 if k % 2 == 0 else 0.26 + (0.04 if style != "modern" else -0.08)
-        fringe.append((x, depth + rng.uniform(-0.02, 0.02)))
-    pen.poly(spikes + fringe, fill=hair, outline=ol, width=w * 0.7)
-    if style == "animated":
-        pen.arc((0.42, 0.18, 0.6, 0.36), 180, 90, fill=hair, width=0.04)
+        depth = 0.38 if k % 2 == 0 else rng.uniform(0.26, 0.32)
+        fringe.append((0.84 - 0.68 * k / n, depth + rng.uniform(-0.02, 0.02)))
+    pen.poly([(x, max(0.0, y + rng.uniform(-0.02, 0.02))) for x, y in crown] + fringe, fill=hair, outline=ol, width=w * 0.7)
+    if kind == 2 or style == "animated":  # the curl on the forehead
+        pen.arc((0.42, 0.22, 0.6, 0.4), 180, 90, fill=hair, width=0.04)
     # domino mask
     my = rng.uniform(0.5, 0.56)
     mask = _jitter(rng, (16, 16, 20) if style != "modern" else (20, 34, 24), 6)
@@ -211,8 +220,7 @@ def _letter_strokes(letter: str) -> list[list[tuple[float, float]]]:
         "E": [[(L, T), (L, B)], [(L, T), (R, T)], [(L, M), (0.66, M)], [(L, B), (R, B)]],
         "H": [[(L, T), (L, B)], [(R, T), (R, B)], [(L, M), (R, M)]],
         "A": [[(L, B), (0.5, T), (R, B)], [(0.33, 0.6), (0.67, 0.6)]],
-        "S": [_bowl(0.62, T, M, -0.38)[::-1][:1] + [(0.62, T), (0.4, T)] + _bowl(0.4, T, M, -0.2)[1:] + [(0.6, M)]
-              + _bowl(0.6, M, B, 0.2)[1:] + [(0.36, B)]],
+        "S": [[(R, T), (0.4, T)] + _bowl(0.4, T, M, -0.18)[1:] + [(0.6, M)] + _bowl(0.6, M, B, 0.18)[1:] + [(L, B)]],
     }
     return strokes[letter]
 
@@ -227,7 +235,7 @@ def _draw_letter(pen: _Pen, letter: str, box, color, width, slant=0.0, serif=Fal
 
     for stroke in _letter_strokes(letter):
         pen.line([tr(p) for p in stroke], fill=color, width=width)
-    if serif:
+    if serif and letter not in "AS":  # serifs on the left stem
         for y in (0.12, 0.88):
             pen.line([tr((0.12, y)), tr((0.34, y))], fill=color, width=width * 0.6)
 
@@ -259,10 +267,19 @@ def draw_joker_face(pen: _Pen, rng, style: str) -> None:
     green = _jitter(rng, {"classic": (52, 170, 60), "modern": (84, 112, 52), "animated": (30, 150, 70), "sketch": (90, 170, 90)}[style], 14)
     red = _jitter(rng, (205, 28, 36), 14)
     # hair behind the face: spiky, swept back
-    spikes = [(0.12, 0.55), (0.04, 0.32), (0.16, 0.26), (0.12, 0.08), (0.3, 0.14), (0.38, 0.0), (0.5, 0.1),
-              (0.64, 0.0), (0.7, 0.14), (0.88, 0.06), (0.86, 0.26), (0.97, 0.32), (0.88, 0.55)]
-    spikes = [(x + rng.uniform(-0.03, 0.03), y + rng.uniform(-0.03, 0.03)) for x, y in spikes]
-    pen.poly(spikes, fill=green, outline=ol, width=w * 0.7)
+    kind = int(rng.integers(3))
+    if kind == 2:  # curly: a cloud of green curls
+        for cx, cy in ((0.2, 0.32), (0.32, 0.18), (0.5, 0.15), (0.68, 0.18), (0.8, 0.32), (0.14, 0.5), (0.86, 0.5)):
+            r = rng.uniform(0.1, 0.14)
+            pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=green, outline=ol, width=w * 0.5)
+    else:  # spiky, or swept back to one side
+        spikes = [(0.12, 0.55), (0.04, 0.32), (0.16, 0.26), (0.12, 0.08), (0.3, 0.14), (0.38, 0.0), (0.5, 0.1),
+                  (0.64, 0.0), (0.7, 0.14), (0.88, 0.06), (0.86, 0.26), (0.97, 0.32), (0.88, 0.55)]
+        if kind == 1:
+            spikes = [(0.12, 0.55), (0.08, 0.3), (0.2, 0.12), (0.45, 0.04), (0.75, 0.04), (0.98, 0.02), (0.9, 0.16),
+                      (0.99, 0.24), (0.9, 0.3), (0.95, 0.42), (0.88, 0.55)]
+        spikes = [(x + rng.uniform(-0.03, 0.03), y + rng.uniform(-0.03, 0.03)) for x, y in spikes]
+        pen.poly(spikes, fill=green, outline=ol, width=w * 0.7)
     if style == "animated":  # long pointed chin
         pen.poly([(0.2, 0.35), (0.8, 0.35), (0.78, 0.85), (0.5, 1.23), (0.22, 0.85)], fill=white, outline=ol, width=w)
         pen.ellipse((0.2, 0.16, 0.8, 0.6), fill=white)
@@ -277,8 +294,11 @@ def draw_joker_face(pen: _Pen, rng, style: str) -> None:
         pen.arc((cx - 0.1, 0.42, cx + 0.1, 0.56), 200, 340, fill=(40, 30, 50), width=0.02)
     # the grin: a wide red chord (teeth for animated, smeared scars for modern)
     gy = 0.78 if style != "animated" else 0.7
-    gw = rng.uniform(0.24, 0.3)
-    pen.chord((0.5 - gw, gy - 0.14, 0.5 + gw, gy + 0.14), 0, 180, fill=red, outline=ol if style == "animated" else None, width=w * 0.5)
+    gw = rng.uniform(0.22, 0.31)
+    if rng.random() < 0.3:  # a thick crescent instead of an open mouth
+        pen.arc((0.5 - gw, gy - 0.2, 0.5 + gw, gy + 0.12), 15, 165, fill=red, width=rng.uniform(0.04, 0.07))
+    else:
+        pen.chord((0.5 - gw, gy - 0.14, 0.5 + gw, gy + 0.14), 0, 180, fill=red, outline=ol if style == "animated" else None, width=w * 0.5)
     if style == "animated":
         pen.line([(0.5 - gw * 0.85, gy + 0.02), (0.5 + gw * 0.85, gy + 0.02)], fill=(250, 250, 250), width=0.03)
     if style == "modern":
@@ -460,7 +480,7 @@ def _sketch(img: Image.Image, rng) -> Image.Image:
     return Image.fromarray(np.dstack([out, alpha]).astype(np.uint8), "RGBA")
 
 
-def render_sprite(name: str, style: str, rng, size_px: float, angle: float = 0.0) -> Image.Image:
+def render_sprite(name: str, style: str, rng, size_px: float, angle: float = 0.0, aspect_jitter: float = 0.25) -> Image.Image:
     """One object on a transparent RGBA image.
 
     Parameters
@@ -473,6 +493,8 @@ def render_sprite(name: str, style: str, rng, size_px: float, angle: float = 0.0
         Length of the longer side of the unrotated drawing, in pixels.
     angle : float
         Counter-clockwise rotation in degrees (the canvas grows to hold the rotated drawing).
+    aspect_jitter : float
+        Width and height are scaled by ``exp(u / 2)``, ``u`` uniform in ``[-aspect_jitter, aspect_jitter]``.
     """
     draw, w, h = DRAWERS[name]
     supersample = 2  # draw at twice the size and shrink: cheap anti-aliasing
@@ -486,7 +508,9 @@ def render_sprite(name: str, style: str, rng, size_px: float, angle: float = 0.0
         img = _shade(img, rng)
     elif style == "sketch":
         img = _sketch(img, rng)
-    img = img.resize((max(1, round(img.width / supersample)), max(1, round(img.height / supersample))), Image.LANCZOS)
+    # a little squash or stretch per instance (artists differ in proportions too)
+    sx, sy = np.exp(rng.uniform(-aspect_jitter, aspect_jitter, size=2) / 2)
+    img = img.resize((max(1, round(img.width * sx / supersample)), max(1, round(img.height * sy / supersample))), Image.LANCZOS)
     if angle:
         img = img.rotate(angle, resample=Image.BICUBIC, expand=True)
     return img

@@ -467,3 +467,21 @@ def test_label_names_and_lazy_torch_import():
     assert out.stdout.strip() == "[]"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         data.nope  # noqa: B018
+
+
+def test_committed_sample_loads_and_matches_its_documented_command(tmp_path):
+    import PIL
+
+    from helpers.batman import main
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "batman_sample"
+    ds = data.VOCDetectionDataset(sample)
+    assert len(ds) == 5 and all(len(ds[i][1]["boxes"]) >= 1 for i in range(len(ds)))
+    readme = (sample.parent / "README.md").read_text()
+    command = "python -m helpers.batman data/batman_sample --n-images 5 --seed 0 --jpeg-quality 85 --overwrite"
+    assert command in readme
+    main([str(tmp_path / "again"), *command.split()[4:]])
+    meta = json.loads((sample / "batman.json").read_text())
+    if meta["pillow"] != PIL.__version__:
+        pytest.skip(f"sample drawn with Pillow {meta['pillow']}, this is {PIL.__version__}: bytes may differ")
+    assert _files(tmp_path / "again") == _files(sample)

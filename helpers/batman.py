@@ -7,7 +7,8 @@ look-alikes, partial occlusion and truncation) and writes::
     root/JPEGImages/batman_00000.jpg ...
     root/Annotations/batman_00000.xml ...        (exactly as LabelImg writes them, helpers.voc)
     root/ImageSets/Main/train.txt val.txt test.txt   (disjoint image ids, sorted)
-    root/batman.json                              (parameters, and each object's style)
+    root/batman.json                              (parameters; each object's style; the look-alikes'
+                                                   names, styles and boxes, for error analysis)
 
 Determinism: every image is drawn from its own NumPy generator seeded with ``(seed, i)``, the
 split/class plan from ``(seed,)``; JPEG quality and chroma subsampling are fixed and nothing
@@ -36,7 +37,7 @@ from helpers.batman_art import DISTRACTORS, STYLES, render_sprite
 from helpers.voc import CLASSES, SPLITS, voc_xml_string
 
 #: Bumped whenever the drawing changes, so a cached folder from older code is regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: JPEG settings fixed for byte-identical output: quality 90, 4:4:4 (no chroma subsampling,
 #: which would blur thin red/green lines), no optimisation pass.
@@ -207,7 +208,8 @@ def _occluder(rng, size: int) -> Image.Image:
 
 def render_scene(rng: np.random.Generator, width: int, height: int, objects: Sequence[tuple[str, str]],
                  distractors: Sequence[tuple[str, str]] = (), *, scale=(0.1, 0.36), max_angle: float = 30.0,
-                 p_truncate: float = 0.15, p_occlude: float = 0.3, min_visible: float = 0.6):
+                 p_truncate: float = 0.15, p_occlude: float = 0.3, min_visible: float = 0.6,
+                 return_distractors: bool = False):
     """Draw one scene and measure its boxes.
 
     Parameters
@@ -224,6 +226,8 @@ def render_scene(rng: np.random.Generator, width: int, height: int, objects: Seq
         Probability that an occluder (speech bubble, burst, blob, bar) is put over an object.
     min_visible : float
         Smallest visible fraction of an object's own pixels; placements hiding more are refused.
+    return_distractors : bool
+        Also return where the look-alikes ended up (they are never labelled).
 
     Returns
     -------
@@ -231,13 +235,16 @@ def render_scene(rng: np.random.Generator, width: int, height: int, objects: Seq
     boxes : float64 array (N, 4), ``xyxy`` pixel edges around the visible pixels
     names, styles : lists of N str
     truncated : bool array (N,), cut by or touching the image border
+    distractors : list of dicts ``{"name", "style", "box"}`` (only with ``return_distractors``),
+        ``box`` the ``xyxy`` edges of the look-alike's visible pixels.
     Objects that found no valid place after a few tries are left out (N may be < len(objects)).
     """
     canvas = make_background(rng, width, height).convert("RGBA")
     items = [(n, s, True) for n, s in objects] + [(n, s, False) for n, s in distractors]
     order = rng.permutation(len(items))
     short = min(width, height)
-    labelled = []  # dicts: name, style, visible mask, total pixel count, full box
+    labelled = []  # dicts: name, style, visible mask, total pixel count, cut by the border
+    lookalikes = []  # dicts: name, style, visible mask
     placed_boxes = []
 
     def fits(mask_new: np.ndarray) -> bool:
@@ -269,13 +276,15 @@ def render_scene(rng: np.random.Generator, width: int, height: int, objects: Seq
                 continue
             if not fits(mask):
                 continue
-            for obj in labelled:
+            for obj in labelled + lookalikes:
                 obj["visible"] &= ~mask
             paste(sprite, x, y)
             placed_boxes.append(box)
             if is_object:
                 labelled.append({"name": name, "style": style, "visible": mask, "total": total,
                                  "cut": bool(mask.sum() < total)})
+            else:
+                lookalikes.append({"name": name, "style": style, "visible": mask})
             break
 
     # occluders on top of some objects
@@ -295,22 +304,32 @@ def render_scene(rng: np.random.Generator, width: int, height: int, objects: Seq
             x, y = int(ox + d * np.cos(a) - size / 2), int(oy + d * np.sin(a) - size / 2)
             mask = _canvas_mask(occ_alpha, x, y, width, height)
             if fits(mask):
-                for o in labelled:
+                for o in labelled + lookalikes:
                     o["visible"] &= ~mask
                 paste(occ, x, y)
                 break
 
     boxes, names, styles, truncated = [], [], [], []
     for obj in labelled:
-        ys = np.flatnonzero(obj["visible"].any(axis=1))
-        xs = np.flatnonzero(obj["visible"].any(axis=0))
-        x1, y1, x2, y2 = xs[0], ys[0], xs[-1] + 1, ys[-1] + 1  # pixel columns c0..c1 -> edges c0, c1 + 1
+        x1, y1, x2, y2 = _mask_box(obj["visible"])
         boxes.append((x1, y1, x2, y2))
         names.append(obj["name"])
         styles.append(obj["style"])
         truncated.append(obj["cut"] or x1 == 0 or y1 == 0 or x2 == width or y2 == height)
-    return (canvas.convert("RGB"), np.asarray(boxes, dtype=np.float64).reshape(-1, 4), names, styles,
-            np.asarray(truncated, dtype=bool))
+    result = (canvas.convert("RGB"), np.asarray(boxes, dtype=np.float64).reshape(-1, 4), names, styles,
+              np.asarray(truncated, dtype=bool))
+    if not return_distractors:
+        return result
+    seen = [{"name": o["name"], "style": o["style"], "box": list(_mask_box(o["visible"]))}
+            for o in lookalikes if o["visible"].any()]
+    return (*result, seen)
+
+
+def _mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """``xyxy`` edges around the True pixels: columns c0..c1 give x1 = c0, x2 = c1 + 1."""
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
 
 
 def _max_iou(box: np.ndarray, others: np.ndarray) -> float:
@@ -477,7 +496,8 @@ def make_batman_dataset(root, n_images: int, seed: int = 0, image_size=320, hold
         for _ in range(n_distract):
             d = DISTRACTORS[int(rng.integers(len(DISTRACTORS)))]
             distractors.append((d, _styles_for(rng, d, holdout, plan["holdout"])))
-        image, boxes, names, styles, truncated = render_scene(rng, width, height, objects, distractors, scale=scale)
+        image, boxes, names, styles, truncated, seen = render_scene(rng, width, height, objects, distractors, scale=scale,
+                                                                    return_distractors=True)
         image_id = f"batman_{i:05d}"
         filename = f"{image_id}.jpg"
         buf = BytesIO()
@@ -487,7 +507,8 @@ def make_batman_dataset(root, n_images: int, seed: int = 0, image_size=320, hold
         xml = voc_xml_string(filename, width, height, boxes, names, folder="JPEGImages",
                              path=str(PurePosixPath("JPEGImages") / filename), truncated=truncated)
         (root / "Annotations" / f"{image_id}.xml").write_bytes(xml.encode("utf-8"))
-        records.append({"id": image_id, "split": plan["split"], "holdout": plan["holdout"], "names": names, "styles": styles})
+        records.append({"id": image_id, "split": plan["split"], "holdout": plan["holdout"], "names": names,
+                        "styles": styles, "distractors": seen})
 
     for split in SPLITS:
         ids = [r["id"] for r in records if r["split"] == split]

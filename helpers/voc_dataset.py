@@ -95,14 +95,16 @@ class VOCDetectionDataset(torch.utils.data.Dataset):
         return f"VOCDetectionDataset(root={str(self.root)!r}, split={self.split!r}, images={len(self)}, classes={len(self.classes)})"
 
 
-def train_transforms(scale_range=(0.75, 1.25), hflip: float = 0.5, color_jitter: float = 0.3):
+def train_transforms(scale_range=(0.75, 1.25), hflip: float = 0.5, color_jitter: float = 0.3, hue: float = 0.0):
     """Box-aware training augmentation (``torchvision.transforms.v2``).
 
     Random horizontal flip (``hflip`` probability; note it mirrors the "R" of ``robin_symbol``,
     a letter no artist draws mirrored, so set ``hflip=0`` if that matters to you), a scale jitter
     of the whole image by a factor in ``scale_range``, brightness/contrast/saturation jitter of
-    ``+-color_jitter`` and a small hue shift, then ``SanitizeBoundingBoxes`` (drops boxes that
-    became degenerate, with their labels).
+    ``+-color_jitter``, a hue shift of ``+-hue`` (off by default: colour is what tells the
+    Joker's green hair from a clown's, and it triples the cost), then ``ClampBoundingBoxes`` and
+    ``SanitizeBoundingBoxes`` (drops boxes that became degenerate, with their labels).
+    Pass ``None``/0 to switch a step off. The result is callable as ``t(image, target)``.
     """
     steps = []
     if hflip > 0:
@@ -110,7 +112,7 @@ def train_transforms(scale_range=(0.75, 1.25), hflip: float = 0.5, color_jitter:
     if scale_range is not None:
         steps.append(_RandomRescale(scale_range))
     if color_jitter > 0:
-        steps.append(v2.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter, hue=0.03))
+        steps.append(v2.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter, hue=hue or None))
     steps.append(v2.ClampBoundingBoxes())
     steps.append(v2.SanitizeBoundingBoxes(min_size=1.0))
     return v2.Compose(steps)

@@ -86,6 +86,20 @@ def test_every_xml_is_valid_and_boxes_lie_inside_the_image(dataset):
     assert n >= 40 * 2 * 0.9  # at most a few objects found no place
 
 
+def test_lookalikes_are_recorded_but_never_labelled(dataset):
+    root, _ = dataset
+    meta = json.loads((root / "batman.json").read_text())
+    found = [d for rec in meta["images"] for d in rec["distractors"]]
+    assert len(found) >= 40  # 1-3 per image, a few hidden
+    assert {d["name"] for d in found} <= set(data.DISTRACTORS) and len({d["name"] for d in found}) >= 5
+    for rec in meta["images"]:
+        ann = read_voc_xml(root / "Annotations" / f"{rec['id']}.xml")
+        assert ann["names"] == rec["names"] and not set(ann["names"]) & set(data.DISTRACTORS)
+        for d in rec["distractors"]:
+            x1, y1, x2, y2 = d["box"]
+            assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 320
+
+
 def test_xml_structure_is_labelimgs(dataset):
     root, _ = dataset
     path = root / "Annotations" / "batman_00000.xml"

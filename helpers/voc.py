@@ -25,7 +25,9 @@ The conversion is the one Detectron2 uses for VOC::
 
 so pixel columns ``c0..c1`` (0-based, inclusive) become ``x1 = c0, x2 = c1 + 1`` and are written
 as ``xmin = c0 + 1, xmax = c1 + 1``. Integer boxes round-trip exactly; non-integer boxes are
-rounded to whole pixels on write (LabelImg files hold integers).
+rounded to whole pixels on write (LabelImg files hold integers). (Inside the image, LabelImg
+writes ``int()`` of a corner's continuous canvas position, so a box drawn by hand comes back within
+one pixel of where it was drawn: below any labeller's precision.)
 
 Bad input raises :class:`VOCFormatError` (a ``ValueError``) naming the file and the problem;
 nothing is skipped silently.
@@ -134,7 +136,7 @@ def read_voc_xml(path, classes: Sequence[str] | None = CLASSES) -> dict:
         raise VOCFormatError(f"{path}: missing <size>")
     width, height = _number(size, "width", path, " in <size>"), _number(size, "height", path, " in <size>")
     depth_node = size.find("depth")
-    depth = int(float(depth_node.text)) if depth_node is not None and (depth_node.text or "").strip() else 3
+    depth = int(_number(size, "depth", path, " in <size>")) if depth_node is not None and (depth_node.text or "").strip() else 3
     if width != int(width) or height != int(height) or width < 1 or height < 1:
         raise VOCFormatError(f"{path}: image size must be positive integers, got {width:g} x {height:g}")
     width, height = int(width), int(height)

@@ -284,6 +284,7 @@ def _xml(body: str = _GOOD_OBJECT.format(name="bat_symbol", x1=1, x2=10), size="
         (_xml(size=""), "missing <size>"),
         (_xml(size="<size><width>20</width></size>"), "missing <height> in <size>"),
         (_xml(size="<size><width>20.5</width><height>10</height></size>"), "positive integers"),
+        (_xml(size="<size><width>20</width><height>10</height><depth>RGB</depth></size>"), "<depth> is not a number"),
         (_xml(_GOOD_OBJECT.format(name="penguin", x1=1, x2=10)), "unknown class 'penguin'.*known classes: batman_face, bat_symbol"),
         (_xml("<object><name>bat_symbol</name></object>"), "missing <bndbox> in object 0"),
         (_xml(_GOOD_OBJECT.format(name="bat_symbol", x1=1, x2=10).replace("<ymax>9</ymax>", "")), "missing <ymax> in object 0"),

@@ -1,0 +1,395 @@
+"""Pascal VOC annotations as LabelImg writes them: read, write, validate, list, export to COCO.
+
+One XML file per image (``Annotations/<name>.xml``), laid out exactly like LabelImg's
+``libs/pascal_voc_io.py`` ``PascalVocWriter``: ``folder``, ``filename``, ``path``,
+``source/database`` ("Unknown"), ``size`` (``width``, ``height``, ``depth``), ``segmented`` (0),
+then one ``object`` per box (``name``, ``pose`` "Unspecified", ``truncated``, ``difficult``,
+``bndbox`` with integer ``xmin ymin xmax ymax``), pretty-printed with one tab per level, no XML
+declaration, UTF-8.
+
+Pixel convention (the one thing to get right)
+---------------------------------------------
+VOC coordinates are **1-based, inclusive pixel indices**: ``xmin=1`` is the first pixel column,
+``xmax=width`` the last, so a box covering the whole image is ``(1, 1, width, height)``. LabelImg
+follows it at the edges: its ``convert_points_to_bnd_box`` clamps ``xmin``/``ymin`` below 1 up to
+1 and truncates the corners to ``int``, its canvas keeps points inside ``[0, width]``, and its
+writer marks an object ``truncated`` when ``xmin == 1``, ``ymin == 1``, ``xmax == width`` or
+``ymax == height``.
+
+Internally (everywhere in ``helpers``) boxes are ``xyxy`` float pixel *edges*: ``x1 = 0`` is the
+left edge of the image, ``x2 = width`` its right edge, the box's width is ``x2 - x1`` (no "+1").
+The conversion is the one Detectron2 uses for VOC::
+
+    read : x1 = xmin - 1,  y1 = ymin - 1,  x2 = xmax,  y2 = ymax
+    write: xmin = round(x1) + 1,  ymin = round(y1) + 1,  xmax = round(x2),  ymax = round(y2)
+
+so pixel columns ``c0..c1`` (0-based, inclusive) become ``x1 = c0, x2 = c1 + 1`` and are written
+as ``xmin = c0 + 1, xmax = c1 + 1``. Integer boxes round-trip exactly; non-integer boxes are
+rounded to whole pixels on write (LabelImg files hold integers). (Inside the image, LabelImg
+writes ``int()`` of a corner's continuous canvas position, so a box drawn by hand comes back within
+one pixel of where it was drawn: below any labeller's precision.)
+
+Bad input raises :class:`VOCFormatError` (a ``ValueError``) naming the file and the problem;
+nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+try:  # defusedxml refuses entity-expansion bombs in files a learner downloads; same API
+    from defusedxml.ElementTree import ParseError
+    from defusedxml.ElementTree import parse as _parse_xml
+except ImportError:  # pragma: no cover - defusedxml is optional
+    from xml.etree.ElementTree import ParseError
+    from xml.etree.ElementTree import parse as _parse_xml
+
+#: The Batman dataset's classes. A torchvision detector sees them as labels 1..5
+#: (``CLASSES.index(name) + 1``); label 0 is reserved for the background.
+CLASSES: tuple[str, ...] = ("batman_face", "bat_symbol", "robin_face", "robin_symbol", "joker_face")
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".JPEG", ".PNG", ".BMP")
+SPLITS = ("train", "val", "test")
+
+
+class VOCFormatError(ValueError):
+    """A VOC annotation file (or folder) that cannot be used; the message names the file."""
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+# ---------------------------------------------------------------------------------------------
+def _text(parent: ET.Element, tag: str, path, where: str = "") -> str:
+    node = parent.find(tag)
+    if node is None or node.text is None or not node.text.strip():
+        raise VOCFormatError(f"{path}: missing <{tag}>{where}")
+    return node.text.strip()
+
+
+def _number(parent: ET.Element, tag: str, path, where: str = "") -> float:
+    text = _text(parent, tag, path, where)
+    try:
+        value = float(text)
+    except ValueError:
+        raise VOCFormatError(f"{path}: <{tag}> is not a number: {text!r}{where}") from None
+    if not np.isfinite(value):
+        raise VOCFormatError(f"{path}: <{tag}> is not a finite number: {text!r}{where}")
+    return value
+
+
+def _flag(parent: ET.Element, tag: str, path, where: str) -> bool:
+    node = parent.find(tag)
+    if node is None or node.text is None or not node.text.strip():
+        return False  # optional in VOC; LabelImg always writes both
+    text = node.text.strip()
+    if text not in ("0", "1"):
+        raise VOCFormatError(f"{path}: <{tag}> must be 0 or 1, got {text!r}{where}")
+    return text == "1"
+
+
+def read_voc_xml(path, classes: Sequence[str] | None = CLASSES) -> dict:
+    """Read one Pascal VOC / LabelImg XML file and validate it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The XML file.
+    classes : sequence of str or None
+        Known class names; an object with another name raises. ``None`` accepts any name (and
+        ``labels`` then indexes the sorted names found in this file).
+
+    Returns
+    -------
+    dict with keys
+        ``filename`` (str, the image file name), ``folder`` (str or None), ``path`` (str or None),
+        ``width``, ``height``, ``depth`` (int), ``boxes`` (float64 array (N, 4), ``xyxy`` pixel
+        edges, see the module docstring), ``names`` (list of N str), ``labels`` (int64 array (N,),
+        ``classes.index(name) + 1``), ``difficult`` and ``truncated`` (bool arrays (N,)).
+
+    Raises
+    ------
+    VOCFormatError
+        Malformed XML, a missing field, a non-numeric or non-finite coordinate, an unknown class
+        (the message lists the known ones), a box outside the image, ``xmax < xmin`` or
+        ``ymax < ymin`` (internally ``x2 <= x1`` or ``y2 <= y1``). The message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VOCFormatError(f"{path}: no such annotation file")
+    try:
+        root = _parse_xml(path).getroot()
+    except ParseError as err:
+        raise VOCFormatError(f"{path}: malformed XML ({err})") from None
+    except Exception as err:  # defusedxml's refusals (entities, DTDs) and decoding errors
+        raise VOCFormatError(f"{path}: unreadable XML ({type(err).__name__}: {err})") from None
+    if root.tag != "annotation":
+        raise VOCFormatError(f"{path}: root element is <{root.tag}>, expected <annotation>")
+
+    filename = _text(root, "filename", path)
+    size = root.find("size")
+    if size is None:
+        raise VOCFormatError(f"{path}: missing <size>")
+    width, height = _number(size, "width", path, " in <size>"), _number(size, "height", path, " in <size>")
+    depth_node = size.find("depth")
+    depth = int(_number(size, "depth", path, " in <size>")) if depth_node is not None and (depth_node.text or "").strip() else 3
+    if width != int(width) or height != int(height) or width < 1 or height < 1:
+        raise VOCFormatError(f"{path}: image size must be positive integers, got {width:g} x {height:g}")
+    width, height = int(width), int(height)
+
+    boxes, names, difficult, truncated = [], [], [], []
+    for k, obj in enumerate(root.findall("object")):
+        where = f" in object {k}"
+        name = _text(obj, "name", path, where)
+        where = f" in object {k} ({name})"
+        if classes is not None and name not in classes:
+            raise VOCFormatError(f"{path}: unknown class {name!r} in object {k}; known classes: {', '.join(classes)}")
+        bndbox = obj.find("bndbox")
+        if bndbox is None:
+            raise VOCFormatError(f"{path}: missing <bndbox>{where}")
+        xmin, ymin, xmax, ymax = (_number(bndbox, t, path, where) for t in ("xmin", "ymin", "xmax", "ymax"))
+        if xmax < xmin or ymax < ymin:
+            raise VOCFormatError(
+                f"{path}: empty box{where}: xmin={xmin:g} ymin={ymin:g} xmax={xmax:g} ymax={ymax:g} "
+                "(needs xmax >= xmin and ymax >= ymin)"
+            )
+        if xmin < 1 or ymin < 1 or xmax > width or ymax > height:
+            raise VOCFormatError(
+                f"{path}: box outside the {width}x{height} image{where}: xmin={xmin:g} ymin={ymin:g} "
+                f"xmax={xmax:g} ymax={ymax:g} (VOC coordinates are 1-based: 1 <= xmin, xmax <= width)"
+            )
+        boxes.append((xmin - 1.0, ymin - 1.0, xmax, ymax))
+        names.append(name)
+        difficult.append(_flag(obj, "difficult", path, where))
+        truncated.append(_flag(obj, "truncated", path, where))
+
+    known = list(classes) if classes is not None else sorted(set(names))
+    folder, img_path = root.find("folder"), root.find("path")
+    return {
+        "filename": filename,
+        "folder": folder.text if folder is not None else None,
+        "path": img_path.text if img_path is not None else None,
+        "width": width,
+        "height": height,
+        "depth": depth,
+        "boxes": np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        "names": names,
+        "labels": np.asarray([known.index(n) + 1 for n in names], dtype=np.int64),
+        "difficult": np.asarray(difficult, dtype=bool),
+        "truncated": np.asarray(truncated, dtype=bool),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+# ---------------------------------------------------------------------------------------------
+def _sub(parent: ET.Element, tag: str, text) -> ET.Element:
+    node = ET.SubElement(parent, tag)
+    node.text = str(text)
+    return node
+
+
+def voc_xml_string(filename: str, width: int, height: int, boxes, names: Sequence[str], *,
+                   depth: int = 3, folder: str = "JPEGImages", path: str | None = None,
+                   difficult=None, truncated=None) -> str:
+    """The text :func:`write_voc_xml` writes (see there); no file is touched."""
+    width, height = int(width), int(height)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if len(names) != len(boxes):
+        raise ValueError(f"{len(boxes)} boxes but {len(names)} names")
+    if not np.isfinite(boxes).all():
+        raise ValueError(f"{filename}: boxes contain NaN or infinite values")
+    corners = np.rint(boxes).astype(np.int64)  # whole pixels, as LabelImg stores them
+    xmin, ymin, xmax, ymax = corners[:, 0] + 1, corners[:, 1] + 1, corners[:, 2], corners[:, 3]
+    bad = (corners[:, 0] < 0) | (corners[:, 1] < 0) | (xmax > width) | (ymax > height) | (xmax < xmin) | (ymax < ymin)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{filename}: box {k} {boxes[k].tolist()} (xyxy) is empty or outside the {width}x{height} image")
+    n = len(boxes)
+    difficult = np.zeros(n, bool) if difficult is None else np.asarray(difficult, bool).reshape(n)
+    if truncated is None:  # LabelImg's rule: the box touches an image border
+        truncated = (ymax == height) | (ymin == 1) | (xmax == width) | (xmin == 1)
+    truncated = np.asarray(truncated, bool).reshape(n)
+
+    top = ET.Element("annotation")
+    _sub(top, "folder", folder)
+    _sub(top, "filename", filename)
+    if path is not None:
+        _sub(top, "path", path)
+    _sub(ET.SubElement(top, "source"), "database", "Unknown")
+    size = ET.SubElement(top, "size")
+    _sub(size, "width", width)
+    _sub(size, "height", height)
+    _sub(size, "depth", int(depth))
+    _sub(top, "segmented", 0)
+    for k in range(n):
+        obj = ET.SubElement(top, "object")
+        _sub(obj, "name", names[k])
+        _sub(obj, "pose", "Unspecified")
+        _sub(obj, "truncated", int(truncated[k]))
+        _sub(obj, "difficult", int(difficult[k]))
+        bndbox = ET.SubElement(obj, "bndbox")
+        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), (xmin[k], ymin[k], xmax[k], ymax[k]), strict=True):
+            _sub(bndbox, tag, int(value))
+    # LabelImg pretty-prints with lxml (two spaces, then replaced by a tab) and no declaration.
+    ET.indent(top, space="\t")
+    return ET.tostring(top, encoding="unicode") + "\n"
+
+
+def write_voc_xml(xml_path, filename: str, width: int, height: int, boxes, names: Sequence[str], *,
+                  depth: int = 3, folder: str = "JPEGImages", path: str | None = None,
+                  difficult=None, truncated=None) -> Path:
+    """Write one annotation file exactly as LabelImg does.
+
+    Parameters
+    ----------
+    xml_path : str or Path
+        Where to write (parent folders are created).
+    filename : str
+        The image file name (``<filename>``).
+    width, height, depth : int
+        Image size.
+    boxes : array-like (N, 4)
+        ``xyxy`` pixel edges (internal convention); written as 1-based integers, see the module
+        docstring. Must lie inside the image and be non-empty after rounding.
+    names : sequence of N str
+        Class names.
+    folder, path : str
+        ``<folder>`` (LabelImg: the image's folder name) and ``<path>`` (LabelImg: the image's
+        absolute path; ``None`` leaves the element out, which readers accept).
+    difficult, truncated : array-like (N,) of bool, optional
+        Default ``difficult`` 0; default ``truncated`` follows LabelImg: 1 when the box touches an
+        image border.
+
+    Returns
+    -------
+    Path of the written file.
+    """
+    text = voc_xml_string(filename, width, height, boxes, names, depth=depth, folder=folder, path=path,
+                          difficult=difficult, truncated=truncated)
+    xml_path = Path(xml_path)
+    xml_path.parent.mkdir(parents=True, exist_ok=True)
+    xml_path.write_bytes(text.encode("utf-8"))
+    return xml_path
+
+
+# ---------------------------------------------------------------------------------------------
+# folders: VOC layout or a LabelImg folder
+# ---------------------------------------------------------------------------------------------
+def annotation_files(root, split: str | None = None) -> list[Path]:
+    """The XML files of a dataset folder, in a fixed order.
+
+    Two layouts are accepted:
+
+    * Pascal VOC: ``root/Annotations/*.xml`` (+ ``root/JPEGImages/``), with optional
+      ``root/ImageSets/Main/<split>.txt`` (one image id per line, no extension). ``split=None``
+      takes every XML file, sorted by name.
+    * A LabelImg folder: images and their XML files side by side in ``root`` (LabelImg's default
+      save location); then ``split`` must be ``None``.
+
+    Images that have no XML file are not part of the dataset (LabelImg writes no file for an
+    image you never saved); an id listed in a split file without its XML raises.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise VOCFormatError(f"{root}: no such dataset folder")
+    ann_dir = root / "Annotations"
+    if split is None:
+        folder = ann_dir if ann_dir.is_dir() else root
+        files = sorted(folder.glob("*.xml"))
+        if not files:
+            raise VOCFormatError(f"{root}: no XML annotation files (looked in {folder})")
+        return files
+    split_file = root / "ImageSets" / "Main" / f"{split}.txt"
+    if not split_file.is_file():
+        raise VOCFormatError(f"{root}: split {split!r} needs {split_file}; pass split=None to use every XML file")
+    ids = [line.split()[0] for line in split_file.read_text().splitlines() if line.strip()]
+    files = [ann_dir / f"{i}.xml" for i in ids]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise VOCFormatError(f"{split_file}: {len(missing)} listed ids have no annotation file, e.g. {missing[0]}")
+    return files
+
+
+def image_path_for(xml_path, ann: dict) -> Path:
+    """Where the image of annotation ``ann`` (read from ``xml_path``) is.
+
+    Tried in order: ``<root>/JPEGImages/<filename>`` (VOC), next to the XML file (LabelImg),
+    then the XML's own name with an image extension next to it or in ``JPEGImages``.
+    """
+    xml_path = Path(xml_path)
+    folder = xml_path.parent
+    voc_images = folder.parent / "JPEGImages" if folder.name == "Annotations" else folder / "JPEGImages"
+    candidates = [voc_images / ann["filename"], folder / ann["filename"]]
+    for ext in IMAGE_EXTENSIONS:
+        candidates += [voc_images / (xml_path.stem + ext), folder / (xml_path.stem + ext)]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise VOCFormatError(f"{xml_path}: image {ann['filename']!r} not found (looked in {voc_images} and {folder})")
+
+
+def read_split(root, split: str | None = None, classes: Sequence[str] | None = CLASSES) -> list[dict]:
+    """Read and validate every annotation of a split (see :func:`annotation_files`).
+
+    Each dict is :func:`read_voc_xml`'s, plus ``xml_path`` and ``image_path`` (``Path``).
+    """
+    records = []
+    for xml_path in annotation_files(root, split):
+        ann = read_voc_xml(xml_path, classes)
+        ann["xml_path"] = xml_path
+        ann["image_path"] = image_path_for(xml_path, ann)
+        records.append(ann)
+    return records
+
+
+def class_counts(root, split: str | None = None, classes: Sequence[str] = CLASSES) -> dict[str, int]:
+    """Number of objects of each class in a split: ``{name: count}`` in ``classes`` order."""
+    counts = dict.fromkeys(classes, 0)
+    for ann in read_split(root, split, classes):
+        for name in ann["names"]:
+            counts[name] += 1
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# COCO export
+# ---------------------------------------------------------------------------------------------
+def voc_to_coco(root, split: str | None = None, classes: Sequence[str] = CLASSES) -> dict:
+    """A split of a VOC folder as a COCO-format ground-truth dict (what ``pycocotools`` reads).
+
+    Image ids are ``1..N`` in :func:`annotation_files` order: the same ``image_id`` that
+    ``VOCDetectionDataset(root, split)`` returns for item ``i`` (``i + 1``). Category ids are
+    ``1..len(classes)``, the torchvision labels. ``bbox`` is ``[x, y, w, h]`` in pixel edges
+    (``x = x1``, ``w = x2 - x1``, see the module docstring); ``area = w * h``; ``iscrowd`` 0.
+    VOC ``difficult`` is kept as an extra ``difficult`` field (pycocotools ignores it).
+    """
+    images, annotations = [], []
+    for image_id, ann in enumerate(read_split(root, split, classes), start=1):
+        images.append({"id": image_id, "file_name": ann["filename"], "width": ann["width"], "height": ann["height"]})
+        for box, label, difficult in zip(ann["boxes"], ann["labels"], ann["difficult"], strict=True):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            annotations.append({
+                "id": len(annotations) + 1,
+                "image_id": image_id,
+                "category_id": int(label),
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "area": (x2 - x1) * (y2 - y1),
+                "iscrowd": 0,
+                "difficult": int(difficult),
+            })
+    categories = [{"id": i + 1, "name": name, "supercategory": "batman"} for i, name in enumerate(classes)]
+    return {"info": {"description": f"{Path(root).name} {split or 'all'}"}, "images": images,
+            "annotations": annotations, "categories": categories}
+
+
+def write_coco_json(coco: dict, path) -> Path:
+    """Write a COCO dict (e.g. from :func:`voc_to_coco`) as JSON; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(coco, indent=1) + "\n")
+    return path

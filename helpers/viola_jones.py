@@ -262,3 +262,83 @@ def cascade_predict(X, stages) -> np.ndarray:
     for stage in stages:
         ok[ok] = stage.passes(X[ok])
     return ok
+
+
+def stage_features(stages) -> list[np.ndarray]:
+    """The distinct feature indices each stage reads (a stage is only as costly as its features)."""
+    return [np.unique([s.feature for s in stage.stumps]) for stage in stages]
+
+
+def haar_features_at(ii, feature_coord, offsets) -> np.ndarray:
+    """Haar-like features of windows placed at ``offsets`` in one image, from one integral image.
+
+    This is how a detector scans: the integral image of the whole (pyramid level of the) image
+    is computed once, and a feature of the window whose top-left corner is ``(row, col)`` is the
+    same rectangle sums shifted by ``(row, col)``.
+
+    Parameters
+    ----------
+    ii : (H + 1, W + 1) padded integral image of the whole image
+    feature_coord : F features in window coordinates (``skimage.feature.haar_like_feature_coord``)
+    offsets : (N, 2) int top-left ``(row, col)`` of each window
+
+    Returns
+    -------
+    (N, F) float64, equal to :func:`haar_features` of the N cropped windows.
+    """
+    ii = np.asarray(ii, dtype=np.float64)
+    offsets = np.asarray(offsets, dtype=np.intp).reshape(-1, 2)
+    if ii.ndim != 2:
+        raise ValueError(f"ii must be one (H+1, W+1) integral image, got shape {ii.shape}")
+    out = np.zeros((len(offsets), len(feature_coord)))
+    dr, dc = offsets[:, :1], offsets[:, 1:]
+    for j, rects in enumerate(feature_coord):
+        for i, ((r0, c0), (r1, c1)) in enumerate(rects):
+            sign = -1.0 if i % 2 == 0 else 1.0
+            out[:, j] += sign * rect_sum(ii, dr[:, 0] + r0, dc[:, 0] + c0, dr[:, 0] + r1, dc[:, 0] + c1)
+    return out
+
+
+def run_cascade(ii, feature_coord, stages, offsets=None) -> tuple[np.ndarray, np.ndarray]:
+    """Scan windows with a cascade the way a detector does: each stage computes only its own
+    features, and only on the windows every earlier stage passed.
+
+    Parameters
+    ----------
+    ii : (N, h + 1, w + 1) padded integral images of N window crops, or, with ``offsets``,
+        the (H + 1, W + 1) integral image of a whole image
+    feature_coord : the feature coordinates the stages' ``Stump.feature`` indices refer to
+    stages : from :func:`train_cascade`
+    offsets : (N, 2) top-left ``(row, col)`` of the windows in that image (see :func:`haar_features_at`)
+
+    Returns
+    -------
+    passed : (N,) bool, windows that pass every stage
+    counts : int array ``[N, alive after stage 1, ...]`` (as :func:`cascade_survivors`)
+    The features evaluated in total are ``sum(counts[i] * len(stage_features(stages)[i]))``.
+    """
+    ii = np.asarray(ii, dtype=np.float64)
+    if offsets is None:
+        n = len(ii)
+
+        def features(idx, used):
+            return haar_features(ii[idx], [feature_coord[j] for j in used])
+    else:
+        offsets = np.asarray(offsets, dtype=np.intp).reshape(-1, 2)
+        n = len(offsets)
+
+        def features(idx, used):
+            return haar_features_at(ii, [feature_coord[j] for j in used], offsets[idx])
+    alive = np.arange(n)
+    counts = [n]
+    for stage, used in zip(stages, stage_features(stages), strict=True):
+        if len(alive):
+            values = features(alive, used)  # only this stage's columns
+            column = {f: i for i, f in enumerate(used)}
+            score = sum((s.alpha * np.where(s.polarity * (values[:, column[s.feature]] - s.threshold) > 0, 1.0, -1.0)
+                         for s in stage.stumps), np.zeros(len(alive)))
+            alive = alive[score >= stage.threshold]
+        counts.append(len(alive))
+    passed = np.zeros(n, dtype=bool)
+    passed[alive] = True
+    return passed, np.array(counts)

@@ -33,6 +33,7 @@ DETECTORS: dict[str, tuple[str, str, bool]] = {
     "ssdlite320_mobilenet_v3_large": ("SSDlite320 MobileNetV3-L", "SSDLite320_MobileNet_V3_Large_Weights", False),
     "fasterrcnn_resnet50_fpn": ("Faster R-CNN R50-FPN", "FasterRCNN_ResNet50_FPN_Weights", True),
     "fasterrcnn_mobilenet_v3_large_fpn": ("Faster R-CNN MobileNetV3-L FPN", "FasterRCNN_MobileNet_V3_Large_FPN_Weights", True),
+    "fasterrcnn_mobilenet_v3_large_320_fpn": ("Faster R-CNN MobileNetV3-L 320 FPN", "FasterRCNN_MobileNet_V3_Large_320_FPN_Weights", True),
     "retinanet_resnet50_fpn": ("RetinaNet R50-FPN", "RetinaNet_ResNet50_FPN_Weights", True),
     "fcos_resnet50_fpn": ("FCOS R50-FPN", "FCOS_ResNet50_FPN_Weights", True),
 }

@@ -79,3 +79,32 @@ def test_boosting_rejects_bad_labels():
         vj.adaboost(np.zeros((3, 2)), np.array([1, -1, 1]), 0)
     with pytest.raises(ValueError, match="same F"):
         vj.train_cascade(np.zeros((3, 2)), np.zeros((3, 3)), (1,))
+
+
+def test_run_cascade_computes_lazily_what_the_full_features_give(rng):
+    coords, _ = feature.haar_like_feature_coord(6, 6, "type-2-x")
+    images = rng.random((200, 6, 6))
+    images[:100, :, 3:] += 0.8  # "faces": right half brighter
+    ii = vj.integral_image(images)
+    X = vj.haar_features(ii, coords)
+    y = np.r_[np.ones(100), -np.ones(100)]
+    stages = vj.train_cascade(X[y > 0], X[y < 0], (1, 3), 0.99)
+    passed, counts = vj.run_cascade(ii, coords, stages)
+    np.testing.assert_array_equal(counts, vj.cascade_survivors(X, stages))
+    np.testing.assert_array_equal(passed, vj.cascade_predict(X, stages))
+    assert all(len(u) <= len(s.stumps) for u, s in zip(vj.stage_features(stages), stages, strict=True))
+
+
+def test_haar_features_at_offsets_equal_features_of_crops(rng):
+    coords, _ = feature.haar_like_feature_coord(5, 5, ["type-2-y", "type-3-x", "type-4"])
+    image = rng.random((12, 15))
+    offsets = np.array([[0, 0], [7, 10], [3, 4], [7, 0]])
+    crops = np.stack([image[r:r + 5, c:c + 5] for r, c in offsets])
+    np.testing.assert_allclose(vj.haar_features_at(vj.integral_image(image), coords, offsets),
+                               vj.haar_features(vj.integral_image(crops), coords), atol=1e-12)
+    X = vj.haar_features(vj.integral_image(crops), coords)
+    stages = vj.train_cascade(X[:2], X[2:], (1,), 1.0)
+    passed, counts = vj.run_cascade(vj.integral_image(image), coords, stages, offsets=offsets)
+    np.testing.assert_array_equal(passed, vj.cascade_predict(X, stages))
+    with pytest.raises(ValueError, match="rectangles"):
+        vj.haar_features_at(vj.integral_image(image), coords, [[8, 0]])

@@ -43,7 +43,7 @@ import numpy as np
 
 from helpers.boxes import as_float_array, box_iou, check_boxes
 
-_DENSE_BLOCK = 64          # first block of the dense rounds; doubles while they pay off
+_DENSE_BLOCK = 32          # first block of the dense rounds; doubles while they pay off
 _SWEEP_COST = 3.0          # cost of one sweep candidate pair, in dense IoU evaluations (measured)
 _DENSE_CHEAP = 100.0       # dense rounds removing a box per <= this many IoUs go on unquestioned
 _PAIR_CHUNK = 1 << 20      # candidate pairs materialised at once in the sparse sweep

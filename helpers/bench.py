@@ -36,7 +36,7 @@ class BenchmarkResult:
 
     def __str__(self) -> str:
         return (f"cold {self.cold_ms:.1f} ms | warm median {self.median_ms:.2f} ms, p90 {self.p90_ms:.2f} ms "
-                f"| {self.fps:.1f} FPS ({self.repeat} runs after {self.warmup} warm-up, {self.device})")
+                f"| {self.fps:.3g} FPS ({self.repeat} runs after {self.warmup} warm-up, {self.device})")
 
 
 def _synchronizer(sync: str | Callable[[], None] | None) -> tuple[Callable[[], None], str]:

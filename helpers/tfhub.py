@@ -53,7 +53,7 @@ HANDLES = {
 MODEL_NAMES = tuple(HANDLES)
 
 #: Bump when the stand-in graph changes: cached stand-ins with another version are rebuilt.
-STANDIN_VERSION = "3"
+STANDIN_VERSION = "4"
 STANDIN_SEED = 0
 NUM_CLASSES = 600  # Open Images V4 boxable classes (the heads add one background class)
 MAX_DETECTIONS = 100  # both real models return 100 detections
@@ -141,6 +141,26 @@ def count_parameters(fn) -> int:
     return int(sum(int(np.prod(v.shape)) for v in fn.variables))
 
 
+def _import_hub():
+    """tensorflow_hub, without its pkg_resources deprecation warning (nothing a learner can act on)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import tensorflow_hub
+
+    return tensorflow_hub
+
+
+def default_variant(name: str) -> str:
+    """The stand-in variant :func:`load_detector` uses: "full", or "reduced" for Faster R-CNN
+    when ``COURSE_FAST=1`` (fewer proposals, smaller resize: the quick test run)."""
+    _check_name(name)
+    from helpers import env
+
+    return "reduced" if env.fast_mode() and name.startswith("faster_rcnn") else "full"
+
+
 def load_detector(name: str, *, variant: str | None = None, online: bool | None = None,
                   return_info: bool = False, verbose: bool = True):
     """Load detector ``name`` and return its ``default`` signature (see the module docstring).
@@ -167,10 +187,9 @@ def load_detector(name: str, *, variant: str | None = None, online: bool | None 
     if online is None:
         online = env.is_online()
     if variant is None:
-        variant = "reduced" if env.fast_mode() and name.startswith("faster_rcnn") else "full"
+        variant = default_variant(name)
 
-    import tensorflow_hub as hub
-
+    hub = _import_hub()
     reason = "network offline"
     if online:
         cache = tfhub_cache_dir()
@@ -207,8 +226,12 @@ def _keep_alive(fn, module):
     return fn
 
 
-def ensure_standin(name: str, variant: str = "full") -> tuple[Path, float]:
+def ensure_standin(name: str, variant: str = "full", *, in_process: bool = False) -> tuple[Path, float]:
     """Build the stand-in SavedModel unless a cached one of this version exists.
+
+    The build runs in a separate Python process by default: building leaves Keras objects and
+    freed memory behind, which would distort the memory measurements of the process that then
+    loads the model (a later load would reuse that freed memory and look smaller).
 
     Returns ``(path, build seconds)``; build seconds is 0.0 on a cache hit.
     """
@@ -219,13 +242,33 @@ def ensure_standin(name: str, variant: str = "full") -> tuple[Path, float]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    _build_standin(name, tmp, variant=variant)
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(tmp, path)  # atomic: a half-written stand-in is never taken for a cached one
+    try:
+        if in_process:
+            _build_standin(name, tmp, variant=variant)
+        else:
+            _build_in_subprocess(name, tmp, variant)
+            BUILD_COUNT["n"] += 1
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)  # atomic: a half-written stand-in is never taken for a cached one
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # left only if the build failed
     for stale in path.parent.glob(f"{name}-{variant}-v*"):
         if stale != path and ".tmp" not in stale.name:
             shutil.rmtree(stale, ignore_errors=True)
     return path, time.perf_counter() - start
+
+
+def _build_in_subprocess(name: str, path: Path, variant: str) -> None:
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    code = "import sys; from helpers.tfhub import _build_standin; _build_standin(*sys.argv[1:3], variant=sys.argv[3])"
+    done = subprocess.run([sys.executable, "-c", code, name, str(path), variant], env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"building the {name} stand-in ({variant}) failed:\n{done.stderr[-2000:]}")
 
 
 # --- building the stand-ins -------------------------------------------------------------------
@@ -481,12 +524,16 @@ def _build_standin(name: str, path, variant: str = "full") -> Path:
     import random
 
     import keras
+    import tensorflow as tf
 
     py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    log_level = tf.get_logger().level
     try:
+        tf.get_logger().setLevel("ERROR")  # no "Assets written to ..." lines
         keras.utils.set_random_seed(STANDIN_SEED)
         (_build_ssd if name == "ssd_mobilenet_v2" else _build_frcnn)(path, variant)
     finally:
+        tf.get_logger().setLevel(log_level)
         random.setstate(py_state)
         np.random.set_state(np_state)  # noqa: NPY002
         keras.backend.clear_session()

@@ -36,7 +36,7 @@ class BenchmarkResult:
 
     def __str__(self) -> str:
         return (f"cold {self.cold_ms:.1f} ms | warm median {self.median_ms:.2f} ms, p90 {self.p90_ms:.2f} ms "
-                f"| {self.fps:.1f} FPS ({self.repeat} runs after {self.warmup} warm-up, {self.device})")
+                f"| {self.fps:.3g} FPS ({self.repeat} runs after {self.warmup} warm-up, {self.device})")
 
 
 def _synchronizer(sync: str | Callable[[], None] | None) -> tuple[Callable[[], None], str]:
@@ -116,6 +116,64 @@ def benchmark(fn: Callable, *args, warmup: int = 3, repeat: int = 20, sync=None,
         min_ms=float(times.min()), fps=1000.0 / median if median > 0 else float("inf"), repeat=repeat,
         warmup=warmup, device=device,
     )
+
+
+@dataclass(frozen=True)
+class ThroughputResult:
+    """A stream of inputs processed back to back: images per second over the whole stream."""
+
+    images: int
+    calls: int
+    total_s: float
+    fps: float
+    ms_per_image: float
+    device: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (f"{self.images} images in {self.total_s:.2f} s ({self.calls} calls): {self.fps:.2f} images/s, "
+                f"{self.ms_per_image:.1f} ms per image ({self.device})")
+
+
+def throughput(fn: Callable, inputs, *, batch_size: int = 1, warmup: int = 1, sync=None,
+               materialise: bool = True) -> ThroughputResult:
+    """Images per second when ``fn(x)`` runs on every ``x`` in ``inputs``, one call after another.
+
+    Unlike :func:`benchmark` (the same input again and again), this is a stream of different,
+    already prepared inputs, the way a video or a folder of photos is processed. Each ``x`` holds
+    ``batch_size`` images (a model that takes one image per call has ``batch_size=1``).
+    ``warmup`` untimed calls on ``inputs[0]`` come first, so tracing is not counted.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    inputs = list(inputs)
+    if not inputs:
+        raise ValueError("inputs must hold at least one prepared input")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    wait, device = _synchronizer(sync)
+
+    def call(x):
+        out = fn(x)
+        if materialise:
+            _materialise(out)
+
+    for _ in range(warmup):
+        call(inputs[0])
+    wait()
+    start = time.perf_counter()
+    for x in inputs:
+        call(x)
+    wait()
+    total = time.perf_counter() - start
+    images = len(inputs) * batch_size
+    return ThroughputResult(images=images, calls=len(inputs), total_s=total,
+                            fps=images / total if total > 0 else float("inf"),
+                            ms_per_image=1000.0 * total / images, device=device)
 
 
 @dataclass(frozen=True)

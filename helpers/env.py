@@ -63,6 +63,7 @@ def has_gpu(framework: str | None = None) -> bool:
         return bool(torch.cuda.is_available())
     if not _installed("tensorflow"):
         return False
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # only read at import: keeps C++ warnings out of cells
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))

@@ -69,3 +69,29 @@ def test_gpu_memory_is_none_without_a_gpu_and_rejects_unknown_frameworks():
         assert bench.gpu_memory_mib("torch") is None
     with pytest.raises(ValueError, match="framework must be"):
         bench.gpu_memory_mib("jax")
+
+
+def test_throughput_counts_every_image_of_the_stream_and_skips_warmup():
+    seen = []
+
+    def work(x):
+        seen.append(x)
+        time.sleep(0.02)
+
+    result = bench.throughput(work, [1, 2, 3, 4], batch_size=2, warmup=1, sync="none")
+    assert seen == [1, 1, 2, 3, 4]  # one untimed warm-up call on the first input, then the stream
+    assert result.images == 8 and result.calls == 4
+    assert result.total_s >= 0.08 and result.fps == pytest.approx(8 / result.total_s)
+    assert result.ms_per_image == pytest.approx(1000 * result.total_s / 8)
+    assert "images/s" in str(result) and result.as_dict()["calls"] == 4
+
+
+@pytest.mark.parametrize(("args", "kwargs", "error", "message"), [
+    ((lambda x: x, []), {}, ValueError, "at least one"),
+    ((lambda x: x, [1]), {"batch_size": 0}, ValueError, "batch_size"),
+    ((lambda x: x, [1]), {"warmup": -1}, ValueError, "warmup"),
+    ((42, [1]), {}, TypeError, "callable"),
+])
+def test_throughput_bad_arguments(args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        bench.throughput(*args, **kwargs)

@@ -1,0 +1,579 @@
+"""TF-Hub object detectors (Open Images V4), with an offline stand-in that keeps their interface.
+
+:func:`load_detector` returns the ``default`` signature of a TF-Hub detector, exactly what
+``hub.load(handle).signatures["default"]`` gives. Its input and outputs, as in the TF-Hub
+object-detection tutorial:
+
+- input ``images``: float32 ``[1, H, W, 3]`` in ``[0, 1]`` (one image per call; any H, W);
+- ``detection_boxes``: float32 ``[N, 4]``, normalised ``[ymin, xmin, ymax, xmax]``;
+- ``detection_scores``: float32 ``[N]``, descending;
+- ``detection_class_entities``: string ``[N]``, human-readable class ("Person");
+- ``detection_class_names``: string ``[N]``, Freebase MID ("/m/01g317");
+- ``detection_class_labels``: int64 ``[N]``, class index in 1..600.
+
+(The TF-Hub model pages swap the descriptions of ``entities`` and ``names``; the models return
+the readable text in ``detection_class_entities``, which is what the tutorial draws.)
+
+Online, the real model is downloaded once into ``TFHUB_CACHE_DIR`` (``data/cache/tfhub`` unless
+set). Offline, a stand-in is built once, with seeded random weights and the cost structure of
+the real architecture, saved as a SavedModel under ``data/cache/standins`` and loaded through
+the same ``hub.load(path).signatures["default"]`` call, so timing and memory code runs
+unchanged. Its detections mean nothing.
+
+- SSD stand-in: resize to 300x300, Keras MobileNetV2 features (19x19 and 10x10 maps) plus four
+  extra SSD layers, 1917 anchors, box and 601-class sigmoid heads, per-class NMS (as the real
+  ``ssd_mobilenet_v2`` Open Images config).
+- Faster R-CNN stand-in: aspect-preserving resize to min side 600 / max side 1024, Keras
+  Inception-ResNet-V2 up to ``block17_20`` (stride 16) as the first stage, an RPN (12 anchors
+  per position), NMS to 300 proposals, ``crop_and_resize`` to 17x17, the rest of
+  Inception-ResNet-V2 (``mixed_7a`` to ``conv_7b``) run once per proposal as the second stage,
+  601-class softmax and per-class boxes, per-class NMS. The real model's first stage is atrous
+  (stride 8), so the stand-in is somewhat cheaper than the real thing.
+
+TensorFlow is imported only inside functions: ``import helpers.tfhub`` stays light.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any tensorflow import: quiet C++ logs
+
+#: name -> TF-Hub handle of the real model (DESIGN.md)
+HANDLES = {
+    "ssd_mobilenet_v2": "https://tfhub.dev/google/openimages_v4/ssd/mobilenet_v2/1",
+    "faster_rcnn_inception_resnet_v2": "https://tfhub.dev/google/faster_rcnn/openimages_v4/inception_resnet_v2/1",
+}
+MODEL_NAMES = tuple(HANDLES)
+
+#: Bump when the stand-in graph changes: cached stand-ins with another version are rebuilt.
+STANDIN_VERSION = "4"
+STANDIN_SEED = 0
+NUM_CLASSES = 600  # Open Images V4 boxable classes (the heads add one background class)
+MAX_DETECTIONS = 100  # both real models return 100 detections
+
+#: Stand-in variants. "full" follows the real configs; "reduced" keeps the same networks but
+#: fewer proposals and a smaller internal resize (quick test runs); "tiny" swaps the backbones
+#: for a few small convolutions (unit tests only: same graph structure, seconds to build).
+VARIANTS = ("full", "reduced", "tiny")
+_CONFIGS = {
+    ("ssd_mobilenet_v2", "full"): {"size": 300},
+    ("ssd_mobilenet_v2", "reduced"): {"size": 300},
+    ("ssd_mobilenet_v2", "tiny"): {"size": 96},
+    ("faster_rcnn_inception_resnet_v2", "full"): {"min_side": 600, "max_side": 1024, "proposals": 300},
+    ("faster_rcnn_inception_resnet_v2", "reduced"): {"min_side": 320, "max_side": 512, "proposals": 10},
+    ("faster_rcnn_inception_resnet_v2", "tiny"): {"min_side": 96, "max_side": 160, "proposals": 8},
+}
+
+#: How many stand-ins this process has built (tests read it to tell a cache hit from a build).
+BUILD_COUNT = {"n": 0}
+
+
+def _root_cache_dir() -> Path:
+    """``data/cache`` of the repository when run from a clone, else ``~/.cache/od-course``."""
+    override = os.environ.get("COURSE_CACHE_DIR")
+    if override:
+        return Path(override)
+    repo_data = Path(__file__).resolve().parents[1] / "data"
+    return repo_data / "cache" if repo_data.is_dir() else Path.home() / ".cache" / "od-course"
+
+
+def tfhub_cache_dir() -> Path:
+    """Where TF-Hub keeps downloaded models: ``$TFHUB_CACHE_DIR``, set to ``data/cache/tfhub`` if unset."""
+    path = Path(os.environ.setdefault("TFHUB_CACHE_DIR", str(_root_cache_dir() / "tfhub")))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def standin_dir(name: str, variant: str = "full") -> Path:
+    """Cache folder of a stand-in SavedModel; the version string is part of its name."""
+    _check_name(name)
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    return _root_cache_dir() / "standins" / f"{name}-{variant}-v{STANDIN_VERSION}"
+
+
+def _check_name(name) -> None:
+    if name not in HANDLES:
+        raise ValueError(f"unknown detector {name!r}; valid names: {', '.join(MODEL_NAMES)}")
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """What was loaded and what it cost.
+
+    ``source`` is ``"tfhub"`` (real weights) or ``"stand-in"`` (random weights). ``build_s`` is the
+    time spent building a stand-in (0 on a cache hit or online), ``load_s`` the ``hub.load`` time
+    (online on the first run it includes the download), ``size_mib`` the SavedModel folder on
+    disk, ``n_params`` the number of weights in the signature's variables.
+    """
+
+    name: str
+    handle: str
+    source: str
+    variant: str | None
+    path: str
+    size_mib: float
+    n_params: int
+    load_s: float
+    build_s: float
+
+    def __str__(self) -> str:
+        kind = "TF-Hub weights" if self.source == "tfhub" else f"stand-in ({self.variant}, random weights)"
+        built = f", built in {self.build_s:.1f} s" if self.build_s else ""
+        return (f"{self.name}: {kind}, {self.n_params / 1e6:.1f} M parameters, {self.size_mib:.0f} MiB on disk, "
+                f"hub.load {self.load_s:.1f} s{built}")
+
+
+def folder_size_mib(path) -> float:
+    """Total size of the files under ``path`` in MiB."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 2**20
+
+
+def count_parameters(fn) -> int:
+    """Number of weights in the variables a concrete function (a signature) captures."""
+    return int(sum(int(np.prod(v.shape)) for v in fn.variables))
+
+
+def _import_hub():
+    """tensorflow_hub, without its pkg_resources deprecation warning (nothing a learner can act on)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import tensorflow_hub
+
+    return tensorflow_hub
+
+
+def default_variant(name: str) -> str:
+    """The stand-in variant :func:`load_detector` uses: "full", or "reduced" for Faster R-CNN
+    when ``COURSE_FAST=1`` (fewer proposals, smaller resize: the quick test run)."""
+    _check_name(name)
+    from helpers import env
+
+    return "reduced" if env.fast_mode() and name.startswith("faster_rcnn") else "full"
+
+
+def load_detector(name: str, *, variant: str | None = None, online: bool | None = None,
+                  return_info: bool = False, verbose: bool = True):
+    """Load detector ``name`` and return its ``default`` signature (see the module docstring).
+
+    Parameters
+    ----------
+    name : "ssd_mobilenet_v2" or "faster_rcnn_inception_resnet_v2"
+    variant : stand-in variant when offline ("full", "reduced", "tiny"); ``None`` picks "full",
+        or "reduced" for Faster R-CNN when ``COURSE_FAST=1``. Ignored online.
+    online : force the online (True) or offline (False) path; ``None`` asks ``helpers.env.is_online()``
+    return_info : also return a :class:`DetectorInfo`
+    verbose : offline (or when the download fails), print the one-line notice
+
+    Returns
+    -------
+    fn, or (fn, DetectorInfo) with ``return_info``. ``fn(images=x)`` with ``x`` float32
+    ``[1, H, W, 3]`` in [0, 1] returns the dict of detection tensors.
+    """
+    _check_name(name)
+    if variant is not None and variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    from helpers import env
+
+    if online is None:
+        online = env.is_online()
+    if variant is None:
+        variant = default_variant(name)
+
+    hub = _import_hub()
+    reason = "network offline"
+    if online:
+        cache = tfhub_cache_dir()
+        try:
+            start = time.perf_counter()
+            module = hub.load(HANDLES[name])
+            load_s = time.perf_counter() - start
+            fn = _keep_alive(module.signatures["default"], module)
+            path = Path(hub.resolve(HANDLES[name]))
+            info = DetectorInfo(name, HANDLES[name], "tfhub", None, str(path), folder_size_mib(path),
+                                count_parameters(fn), load_s, 0.0)
+            return (fn, info) if return_info else fn
+        except Exception as error:  # a failed download falls back to the stand-in, loudly
+            reason = f"download failed ({type(error).__name__}: {str(error)[:80]}; cache {cache})"
+
+    path, build_s = ensure_standin(name, variant)
+    if verbose:
+        print(f"[offline] {HANDLES[name]} not reachable ({reason}): using a locally built stand-in "
+              f"{name} ({variant}, same architecture and outputs, random weights) - timings and memory "
+              "are those of the architecture, detections are meaningless.")
+    start = time.perf_counter()
+    module = hub.load(str(path))
+    fn = _keep_alive(module.signatures["default"], module)
+    load_s = time.perf_counter() - start
+    info = DetectorInfo(name, HANDLES[name], "stand-in", variant, str(path), folder_size_mib(path),
+                        count_parameters(fn), load_s, build_s)
+    return (fn, info) if return_info else fn
+
+
+def _keep_alive(fn, module):
+    """Tie the loaded object's lifetime to its signature: when it is garbage-collected, the
+    variables the signature reads are deleted and calling it fails."""
+    fn._loaded_module = module
+    return fn
+
+
+def ensure_standin(name: str, variant: str = "full", *, in_process: bool = False) -> tuple[Path, float]:
+    """Build the stand-in SavedModel unless a cached one of this version exists.
+
+    The build runs in a separate Python process by default: building leaves Keras objects and
+    freed memory behind, which would distort the memory measurements of the process that then
+    loads the model (a later load would reuse that freed memory and look smaller).
+
+    Returns ``(path, build seconds)``; build seconds is 0.0 on a cache hit.
+    """
+    path = standin_dir(name, variant)
+    if (path / "saved_model.pb").exists():
+        return path, 0.0
+    start = time.perf_counter()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        if in_process:
+            _build_standin(name, tmp, variant=variant)
+        else:
+            _build_in_subprocess(name, tmp, variant)
+            BUILD_COUNT["n"] += 1
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)  # atomic: a half-written stand-in is never taken for a cached one
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # left only if the build failed
+    for stale in path.parent.glob(f"{name}-{variant}-v*"):
+        if stale != path and ".tmp" not in stale.name:
+            shutil.rmtree(stale, ignore_errors=True)
+    return path, time.perf_counter() - start
+
+
+def _build_in_subprocess(name: str, path: Path, variant: str) -> None:
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    code = "import sys; from helpers.tfhub import _build_standin; _build_standin(*sys.argv[1:3], variant=sys.argv[3])"
+    done = subprocess.run([sys.executable, "-c", code, name, str(path), variant], env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"building the {name} stand-in ({variant}) failed:\n{done.stderr[-2000:]}")
+
+
+# --- building the stand-ins -------------------------------------------------------------------
+
+
+def _class_tables():
+    """Readable names and MID-like names of the stand-in classes, index 0 = background."""
+    import tensorflow as tf
+
+    entities = ["background"] + [f"stand-in class {i}" for i in range(1, NUM_CLASSES + 1)]
+    mids = ["/m/none"] + [f"/m/standin{i:03d}" for i in range(1, NUM_CLASSES + 1)]
+    return tf.constant(entities), tf.constant(mids)
+
+
+def _tf_variables(*models) -> list:
+    """The tf.Variables behind Keras models' weights, deduplicated.
+
+    The stand-in module tracks only these, not the Keras objects: saving then skips walking
+    and re-tracing thousands of Keras layers (minutes -> seconds) and the SavedModel holds just
+    the signature and its variables, like a TF-Hub model.
+    """
+    seen, out = set(), []
+    for model in models:
+        for weight in model.weights:
+            variable = getattr(weight, "value", weight)
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                out.append(variable)
+    return out
+
+
+def _decode(deltas, anchors, weights=(10.0, 10.0, 5.0, 5.0)):
+    """Faster R-CNN box coding: deltas (ty, tx, th, tw) on anchors (ymin, xmin, ymax, xmax) -> boxes."""
+    import tensorflow as tf
+
+    ha, wa = anchors[..., 2] - anchors[..., 0], anchors[..., 3] - anchors[..., 1]
+    yc, xc = anchors[..., 0] + 0.5 * ha, anchors[..., 1] + 0.5 * wa
+    clip = float(np.log(1000.0 / 16))  # as torchvision: no exp overflow for wild deltas
+    ty, tx = deltas[..., 0] / weights[0], deltas[..., 1] / weights[1]
+    th = tf.minimum(deltas[..., 2] / weights[2], clip)
+    tw = tf.minimum(deltas[..., 3] / weights[3], clip)
+    yc, xc = yc + ty * ha, xc + tx * wa
+    h, w = ha * tf.exp(th), wa * tf.exp(tw)
+    return tf.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=-1)
+
+
+def _rpn_anchors(fh, fw, image_hw, base=256.0, scales=(0.25, 0.5, 1.0, 2.0), ratios=(0.5, 1.0, 2.0)):
+    """Faster R-CNN grid anchors for an fh x fw feature map of an image of ``image_hw`` pixels.
+
+    Side lengths ``base * scale`` pixels with height/width ratio ``ratio``; returned normalised
+    ``(ymin, xmin, ymax, xmax)``, shape (fh * fw * 12, 4) in (row, column, anchor) order, the
+    order of the RPN head's reshape.
+    """
+    import tensorflow as tf
+
+    h, w = image_hw[0], image_hw[1]
+    cy = (tf.range(tf.cast(fh, tf.float32)) + 0.5) / tf.cast(fh, tf.float32)
+    cx = (tf.range(tf.cast(fw, tf.float32)) + 0.5) / tf.cast(fw, tf.float32)
+    hw_px = np.array([(base * s * np.sqrt(r), base * s / np.sqrt(r)) for s in scales for r in ratios], np.float32)
+    half = tf.constant(hw_px / 2) / tf.stack([h, w])[None]  # A, 2 normalised half sides
+    cy, cx = tf.meshgrid(cy, cx, indexing="ij")
+    centres = tf.stack([cy, cx], axis=-1)[:, :, None, :]  # fh, fw, 1, 2
+    boxes = tf.concat([centres - half[None, None], centres + half[None, None]], axis=-1)
+    return tf.reshape(boxes, [-1, 4])
+
+
+def _ssd_network(size: int, tiny: bool):
+    """MobileNetV2 features + SSD extra layers + box/class heads. Returns (keras.Model, anchors)."""
+    import keras
+
+    layers = keras.layers
+    inputs = keras.Input((size, size, 3))
+    if tiny:
+        x = layers.Conv2D(16, 3, strides=4, padding="same", activation="relu")(inputs)
+        f1 = layers.Conv2D(32, 3, strides=4, padding="same", activation="relu")(x)
+        f2 = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(f1)
+        features, extra = [f1, f2], [(32, 64)]
+    else:
+        backbone = keras.applications.MobileNetV2(input_tensor=inputs, include_top=False, weights=None)
+        # the real config's feature maps: expansion of block 13 (19x19x576) and the last layer (10x10x1280)
+        features = [backbone.get_layer("block_13_expand_relu").output, backbone.get_layer("out_relu").output]
+        extra = [(256, 512), (128, 256), (128, 256), (64, 128)]
+    x = features[-1]
+    for squeeze, channels in extra:
+        x = layers.Conv2D(squeeze, 1, activation="relu6")(x)
+        x = layers.Conv2D(channels, 3, strides=2, padding="same", activation="relu6")(x)
+        features.append(x)
+    anchors_per_cell = [3] + [6] * (len(features) - 1)
+    init = keras.initializers.RandomNormal(stddev=0.01)
+    boxes, logits = [], []
+    for feature, k in zip(features, anchors_per_cell, strict=True):
+        b = layers.Conv2D(k * 4, 1, kernel_initializer=init)(feature)
+        c = layers.Conv2D(k * (NUM_CLASSES + 1), 1, kernel_initializer=init,
+                          bias_initializer=keras.initializers.Constant(-4.6))(feature)  # prior 0.01
+        boxes.append(layers.Reshape((-1, 4))(b))
+        logits.append(layers.Reshape((-1, NUM_CLASSES + 1))(c))
+    model = keras.Model(inputs, [layers.Concatenate(axis=1)(boxes), layers.Concatenate(axis=1)(logits)])
+    shapes = [(int(f.shape[1]), int(f.shape[2])) for f in features]
+    return model, shapes, anchors_per_cell
+
+
+def _ssd_anchors(shapes, anchors_per_cell):
+    import tensorflow as tf
+
+    n = len(shapes)
+    scales = [0.2 + (0.95 - 0.2) * i / max(n - 1, 1) for i in range(n)] + [1.0]
+    all_anchors = []
+    for i, ((fh, fw), k) in enumerate(zip(shapes, anchors_per_cell, strict=True)):
+        if k == 3:  # first layer: a small box and two elongated ones (as the SSD config)
+            hw = [(0.1, 0.1), (scales[i] / np.sqrt(2), scales[i] * np.sqrt(2)),
+                  (scales[i] * np.sqrt(2), scales[i] / np.sqrt(2))]
+        else:
+            hw = [(scales[i] / np.sqrt(r), scales[i] * np.sqrt(r)) for r in (1.0, 2.0, 0.5, 3.0, 1 / 3)]
+            s = np.sqrt(scales[i] * scales[i + 1])
+            hw.append((s, s))
+        ys, xs = (np.arange(fh) + 0.5) / fh, (np.arange(fw) + 0.5) / fw
+        cy, cx = np.meshgrid(ys, xs, indexing="ij")
+        c = np.stack([cy, cx], -1)[:, :, None, :]
+        half = np.array(hw, np.float32)[None, None] / 2
+        all_anchors.append(np.concatenate([c - half, c + half], -1).reshape(-1, 4))
+    return tf.constant(np.concatenate(all_anchors).astype(np.float32))
+
+
+def _detections(boxes, scores, labels):
+    """The signature's output dict from (N, 4) boxes, (N,) scores and (N,) int labels in 1..600."""
+    import tensorflow as tf
+
+    entities, mids = _class_tables()
+    labels = tf.cast(labels, tf.int64)
+    return {
+        "detection_boxes": tf.clip_by_value(boxes, 0.0, 1.0),
+        "detection_scores": scores,
+        "detection_class_labels": labels,
+        "detection_class_entities": tf.gather(entities, labels),
+        "detection_class_names": tf.gather(mids, labels),
+    }
+
+
+def _build_ssd(path, variant: str):
+    import tensorflow as tf
+
+    size = _CONFIGS[("ssd_mobilenet_v2", variant)]["size"]
+    network, shapes, per_cell = _ssd_network(size, tiny=variant == "tiny")
+    anchors = _ssd_anchors(shapes, per_cell)
+
+    class SSDStandIn(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.variables_ = _tf_variables(network)  # track weights only (see _tf_variables)
+
+        @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
+        def detect(self, images):
+            x = tf.image.resize(images, [size, size]) * 2.0 - 1.0  # the real model's [-1, 1] input
+            deltas, logits = network(x, training=False)
+            boxes = _decode(deltas[0], anchors)  # (A, 4), one box per anchor for all classes
+            scores = tf.sigmoid(logits[0, :, 1:])  # (A, 600), background column dropped
+            nms = tf.image.combined_non_max_suppression(
+                boxes[None, :, None, :], scores[None], max_output_size_per_class=MAX_DETECTIONS,
+                max_total_size=MAX_DETECTIONS, iou_threshold=0.6, score_threshold=1e-8, clip_boxes=True)
+            n = nms.valid_detections[0]
+            return _detections(nms.nmsed_boxes[0, :n], nms.nmsed_scores[0, :n],
+                               tf.cast(nms.nmsed_classes[0, :n], tf.int64) + 1)
+
+    module = SSDStandIn()
+    tf.saved_model.save(module, str(path), signatures={"default": module.detect})
+
+
+def _frcnn_networks(tiny: bool):
+    """(first stage: image -> stride-16 features, second stage: 17x17 crops -> vectors, RPN head)."""
+    import keras
+
+    layers = keras.layers
+    if tiny:
+        image = keras.Input((None, None, 3))
+        x = layers.Conv2D(16, 3, strides=4, padding="same", activation="relu")(image)
+        first = keras.Model(image, layers.Conv2D(32, 3, strides=4, padding="same", activation="relu")(x))
+        crops = keras.Input((17, 17, 32))
+        y = layers.Conv2D(64, 3, strides=2, padding="valid", activation="relu")(crops)
+        second = keras.Model(crops, layers.GlobalAveragePooling2D()(y))
+        channels = 32
+    else:
+        base = keras.applications.InceptionResNetV2(include_top=False, weights=None, input_shape=(None, None, 3))
+        trunk = base.get_layer("block17_20_ac").output  # end of the real model's first stage (stride 16)
+        first = keras.Model(base.input, trunk)
+        # mixed_7a .. conv_7b, applied to every proposal's 17x17 crop (the real "box classifier")
+        second = keras.Model(trunk, layers.GlobalAveragePooling2D()(base.output))
+        channels = 1088
+    feats = keras.Input((None, None, channels))
+    h = layers.Conv2D(512, 3, padding="same", activation="relu")(feats)
+    init = keras.initializers.RandomNormal(stddev=0.01)
+    rpn = keras.Model(feats, [layers.Conv2D(12, 1, kernel_initializer=init)(h),
+                              layers.Conv2D(12 * 4, 1, kernel_initializer=init)(h)])
+    dims = int(second.output.shape[-1])
+    vec = keras.Input((dims,))
+    heads = keras.Model(vec, [layers.Dense(NUM_CLASSES + 1, kernel_initializer=init)(vec),
+                              layers.Dense(NUM_CLASSES * 4, kernel_initializer=init)(vec)])
+    return first, second, rpn, heads
+
+
+def _build_frcnn(path, variant: str):
+    import tensorflow as tf
+
+    cfg = _CONFIGS[("faster_rcnn_inception_resnet_v2", variant)]
+    first, second, rpn, heads = _frcnn_networks(tiny=variant == "tiny")
+    min_side, max_side, proposals = float(cfg["min_side"]), float(cfg["max_side"]), int(cfg["proposals"])
+
+    class FasterRCNNStandIn(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.variables_ = _tf_variables(first, second, rpn, heads)
+
+        @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
+        def detect(self, images):
+            hw = tf.cast(tf.shape(images)[1:3], tf.float32)
+            scale = tf.minimum(min_side / tf.reduce_min(hw), max_side / tf.reduce_max(hw))
+            new_hw = tf.cast(tf.round(hw * scale), tf.int32)
+            x = tf.image.resize(images, new_hw) * 2.0 - 1.0
+            features = first(x, training=False)  # 1, fh, fw, C
+            fh, fw = tf.shape(features)[1], tf.shape(features)[2]
+            anchors = _rpn_anchors(fh, fw, tf.cast(new_hw, tf.float32))  # 4 scales x 3 ratios
+            objectness, deltas = rpn(features, training=False)
+            objectness = tf.reshape(objectness, [-1])
+            rpn_boxes = tf.clip_by_value(_decode(tf.reshape(deltas, [-1, 4]), anchors), 0.0, 1.0)
+            top = tf.math.top_k(objectness, k=tf.minimum(6000, tf.shape(objectness)[0]))
+            keep = tf.image.non_max_suppression(tf.gather(rpn_boxes, top.indices), top.values,
+                                                max_output_size=proposals, iou_threshold=0.7)
+            rois = tf.gather(tf.gather(rpn_boxes, top.indices), keep)  # (P, 4) normalised
+            crops = tf.image.crop_and_resize(features, rois, tf.zeros(tf.shape(rois)[:1], tf.int32), [17, 17])
+            vectors = second(crops, training=False)  # the per-proposal second stage
+            class_logits, box_deltas = heads(vectors, training=False)
+            scores = tf.nn.softmax(class_logits)[:, 1:]  # (P, 600)
+            per_class = _decode(tf.reshape(box_deltas, [-1, NUM_CLASSES, 4]), rois[:, None, :])
+            nms = tf.image.combined_non_max_suppression(
+                per_class[None], scores[None], max_output_size_per_class=MAX_DETECTIONS,
+                max_total_size=MAX_DETECTIONS, iou_threshold=0.6, score_threshold=0.0, clip_boxes=True)
+            n = nms.valid_detections[0]
+            return _detections(nms.nmsed_boxes[0, :n], nms.nmsed_scores[0, :n],
+                               tf.cast(nms.nmsed_classes[0, :n], tf.int64) + 1)
+
+    module = FasterRCNNStandIn()
+    tf.saved_model.save(module, str(path), signatures={"default": module.detect})
+
+
+def _build_standin(name: str, path, variant: str = "full") -> Path:
+    """Build stand-in ``name`` with seeded random weights and save it as a SavedModel at ``path``.
+
+    Python's and NumPy's global random states are restored afterwards, so a cache hit and a
+    build leave a notebook's random draws the same.
+    """
+    _check_name(name)
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    import random
+
+    import keras
+    import tensorflow as tf
+
+    py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    log_level = tf.get_logger().level
+    try:
+        tf.get_logger().setLevel("ERROR")  # no "Assets written to ..." lines
+        keras.utils.set_random_seed(STANDIN_SEED)
+        (_build_ssd if name == "ssd_mobilenet_v2" else _build_frcnn)(path, variant)
+    finally:
+        tf.get_logger().setLevel(log_level)
+        random.setstate(py_state)
+        np.random.set_state(np_state)  # noqa: NPY002
+        keras.backend.clear_session()
+    BUILD_COUNT["n"] += 1
+    return Path(path)
+
+
+# --- using the detections ---------------------------------------------------------------------
+
+
+def prepare_image(image, size: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8 (H, W, 3) photo -> float32 ``[1, h, w, 3]`` in [0, 1], resized to ``size=(w, h)`` if given.
+
+    Do this outside any timed region: it is image preparation, not the model.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"image must be (H, W, 3) RGB, got shape {image.shape}")
+    if size is not None:
+        from PIL import Image
+
+        width, height = size
+        image = np.asarray(Image.fromarray(image.astype(np.uint8)).resize((int(width), int(height)), Image.BILINEAR))
+    scale = 255.0 if image.dtype == np.uint8 or image.max() > 1.0 else 1.0
+    return (image.astype(np.float32) / scale)[None]
+
+
+def to_numpy(result: dict) -> dict:
+    """Detection tensors -> NumPy arrays; class strings decoded to ``str``."""
+    out = {}
+    for key, value in result.items():
+        array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+        if array.dtype.kind in ("S", "O"):
+            array = np.array([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in array.reshape(-1)])
+        out[key] = array
+    return out
+
+
+def boxes_to_pixels(boxes, height: int, width: int) -> np.ndarray:
+    """Normalised ``[ymin, xmin, ymax, xmax]`` (N, 4) -> ``xyxy`` float pixels (N, 4)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.column_stack([boxes[:, 1] * width, boxes[:, 0] * height, boxes[:, 3] * width, boxes[:, 2] * height])
+

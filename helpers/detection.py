@@ -60,10 +60,12 @@ def _check_weights(weights):
 
 
 def load_backbone_state(path=SHAPES_BACKBONE) -> tuple[dict, dict]:
-    """Read a backbone checkpoint written by ``tools/pretrain_backbone.py``.
+    """Read a pretrained checkpoint written by ``tools/pretrain_backbone.py``.
 
-    Returns ``(state_dict, meta)``: the ``mobilenet_v3_large().features`` weights as float32
-    tensors, and what the checkpoint says about how it was made.
+    Returns ``(parts, meta)``: ``parts["features"]`` holds the ``mobilenet_v3_large().features``
+    weights, and, when present, ``parts["fpn"]`` and ``parts["rpn"]`` the feature pyramid and
+    region proposal network of the Faster R-CNN they came from (float32 tensors); ``meta`` says
+    how the checkpoint was made.
     """
     path = Path(path)
     if not path.is_file():
@@ -71,8 +73,9 @@ def load_backbone_state(path=SHAPES_BACKBONE) -> tuple[dict, dict]:
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or "features" not in ckpt:
         raise ValueError(f"{path} is not a backbone checkpoint (no 'features' entry)")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["features"].items()}
-    return state, ckpt.get("meta", {})
+    parts = {part: {k: v.float() if v.is_floating_point() else v for k, v in ckpt[part].items()}
+             for part in ("features", "fpn", "rpn") if part in ckpt}
+    return parts, ckpt.get("meta", {})
 
 
 def build_detector(name: str = "fasterrcnn_mobilenet_v3_large_320_fpn", num_classes: int = 5, *,
@@ -89,9 +92,9 @@ def build_detector(name: str = "fasterrcnn_mobilenet_v3_large_320_fpn", num_clas
     weights : {"coco", "shapes", None} or path
         ``"coco"``: torchvision's COCO-trained detector (downloaded), whose class-specific layer is
         replaced by a fresh one (transfer learning). ``"shapes"`` or a ``.pt`` path: the
-        MobileNetV3 backbone from ``tools/pretrain_backbone.py`` (Faster R-CNN only), with
-        frozen BatchNorm statistics as torchvision does for pretrained backbones; FPN, RPN and
-        heads start random. ``None``: everything random (BatchNorm trains).
+        Faster R-CNN parts pretrained by ``tools/pretrain_backbone.py`` (backbone, and FPN and RPN
+        when the checkpoint has them; Faster R-CNN only), with frozen BatchNorm statistics as
+        torchvision does for pretrained backbones; the box head starts random. ``None``: everything random (BatchNorm trains).
     trainable_backbone_layers : int, optional
         How many of the backbone's 6 stages train (from the top) when it is pretrained;
         default 3, torchvision's. Ignored (all train) when nothing is pretrained.
@@ -164,8 +167,12 @@ def _build_faster_rcnn(name, num_classes, weights, trainable_layers, image_size,
         model.roi_heads.box_predictor = faster_rcnn.FastRCNNPredictor(
             model.roi_heads.box_predictor.cls_score.in_features, num_classes + 1)
     elif weights is not None:
-        state, _ = load_backbone_state(SHAPES_BACKBONE if weights == "shapes" else weights)
-        model.backbone.body.load_state_dict(state)
+        parts, _ = load_backbone_state(SHAPES_BACKBONE if weights == "shapes" else weights)
+        model.backbone.body.load_state_dict(parts["features"])
+        if "fpn" in parts:  # a detector-pretrained checkpoint: the pyramid and proposals transfer too
+            model.backbone.fpn.load_state_dict(parts["fpn"])
+        if "rpn" in parts:
+            model.rpn.load_state_dict(parts["rpn"])
     return model
 
 
@@ -356,44 +363,66 @@ def _rebuild(recipe: dict) -> nn.Module:
 # ---------------------------------------------------------------------------------------------
 # evaluation with helpers.metrics
 # ---------------------------------------------------------------------------------------------
-def evaluate_detector(model: nn.Module, dataset, *, batch_size: int = 8, progress: bool = False) -> dict:
-    """Predict on every image of ``dataset`` and score it with :func:`helpers.metrics.coco_evaluate`.
+def evaluate_predictions(predictions: Sequence[dict], ground_truth: Sequence[dict], classes: Sequence[str],
+                         sizes: Sequence[tuple[int, int]] | None = None) -> dict:
+    """Score per-image predictions against per-image ground truth with ``helpers.metrics.coco_evaluate``.
 
     Parameters
     ----------
-    dataset : ``helpers.data.VOCDetectionDataset`` (or anything with ``records`` holding
-        ``boxes``/``labels``/``width``/``height``/``filename`` and indexable as ``(image, target)``),
-        without augmentation
+    predictions : per image ``{"boxes": (D, 4) xyxy, "labels": (D,), "scores": (D,)}``
+    ground_truth : per image ``{"boxes": (G, 4) xyxy, "labels": (G,)}``, labels ``1..len(classes)``
+    classes : class names (category ``k + 1`` is ``classes[k]``)
+    sizes : per image ``(width, height)``, stored in the COCO images (not used by the metric)
 
     Returns
     -------
-    dict with ``"predictions"`` (per image, see :func:`predict`), ``"ground_truth"`` (per image
-    ``boxes``/``labels``), ``"coco_gt"`` and ``"detections"`` (COCO format), ``"coco"`` (the
+    dict with ``"coco_gt"`` and ``"detections"`` (COCO format), ``"coco"`` (the
     :func:`~helpers.metrics.coco_evaluate` result: ``AP`` = mAP@[.5:.95], ``AP50``, ...),
-    ``"AP50_per_class"`` ({label: AP@0.5, COCO 101-point}) and ``"AP_per_class"`` ({label: AP@[.5:.95]}).
+    ``"AP50_per_class"`` ({label: AP@0.5, COCO 101-point; NaN without ground truth}) and
+    ``"AP_per_class"`` ({label: AP@[.5:.95]}).
     """
     from helpers.metrics import coco_evaluate, coco_pr_curve
 
-    images = [dataset[i][0] for i in range(len(dataset))]
-    preds = predict(model, images, batch_size=batch_size, progress=progress)
-    gts = [{"boxes": np.asarray(r["boxes"], dtype=np.float32).reshape(-1, 4), "labels": np.asarray(r["labels"], dtype=np.int64)}
-           for r in dataset.records]
-    classes = getattr(dataset, "classes", None) or [str(k) for k in range(1, model.build_recipe["num_classes"] + 1)]
-    coco_gt = {"images": [{"id": i + 1, "file_name": r.get("filename", str(i)), "width": r["width"], "height": r["height"]}
-                          for i, r in enumerate(dataset.records)],
+    if len(predictions) != len(ground_truth):
+        raise ValueError(f"{len(predictions)} prediction images but {len(ground_truth)} ground-truth images")
+    sizes = sizes or [(0, 0)] * len(ground_truth)
+    coco_gt = {"images": [{"id": i + 1, "width": int(w), "height": int(h)} for i, (w, h) in enumerate(sizes)],
                "annotations": [], "categories": [{"id": k + 1, "name": n} for k, n in enumerate(classes)]}
-    for i, g in enumerate(gts):
-        for (x1, y1, x2, y2), label in zip(g["boxes"].tolist(), g["labels"].tolist(), strict=True):
+    for i, g in enumerate(ground_truth):
+        boxes = np.asarray(g["boxes"], dtype=float).reshape(-1, 4)
+        for (x1, y1, x2, y2), label in zip(boxes.tolist(), np.asarray(g["labels"]).tolist(), strict=True):
             coco_gt["annotations"].append({"id": len(coco_gt["annotations"]) + 1, "image_id": i + 1,
                                            "category_id": int(label), "bbox": [x1, y1, x2 - x1, y2 - y1],
                                            "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})
-    dets = detections_to_coco(preds)
+    dets = detections_to_coco(predictions)
     result = coco_evaluate(coco_gt, dets)
     ap50 = {}
     for cid in result["category_ids"]:
         try:
             ap50[cid] = float(coco_pr_curve(result, 0.5, cid)[1].mean())
-        except ValueError:  # a class without ground truth in this split
+        except ValueError:  # a class without ground truth in this set
             ap50[cid] = float("nan")
-    return {"predictions": preds, "ground_truth": gts, "coco_gt": coco_gt, "detections": dets, "coco": result,
-            "AP50_per_class": ap50, "AP_per_class": dict(result["per_class_AP"])}
+    return {"coco_gt": coco_gt, "detections": dets, "coco": result, "AP50_per_class": ap50,
+            "AP_per_class": dict(result["per_class_AP"])}
+
+
+def evaluate_detector(model: nn.Module, dataset, *, batch_size: int = 8, progress: bool = False) -> dict:
+    """Predict on every image of ``dataset`` and score it with :func:`evaluate_predictions`.
+
+    Parameters
+    ----------
+    dataset : ``helpers.data.VOCDetectionDataset`` without augmentation (anything indexable as
+        ``(image, target)`` with ``records`` holding ``boxes``/``labels``/``width``/``height``)
+
+    Returns
+    -------
+    :func:`evaluate_predictions`'s dict plus ``"predictions"`` (per image, see :func:`predict`)
+    and ``"ground_truth"`` (per image ``boxes``/``labels``), in dataset order.
+    """
+    images = [dataset[i][0] for i in range(len(dataset))]
+    preds = predict(model, images, batch_size=batch_size, progress=progress)
+    gts = [{"boxes": np.asarray(r["boxes"], dtype=np.float32).reshape(-1, 4), "labels": np.asarray(r["labels"], dtype=np.int64)}
+           for r in dataset.records]
+    classes = getattr(dataset, "classes", None) or [str(k) for k in range(1, model.build_recipe["num_classes"] + 1)]
+    out = evaluate_predictions(preds, gts, classes, sizes=[(r["width"], r["height"]) for r in dataset.records])
+    return {"predictions": preds, "ground_truth": gts, **out}

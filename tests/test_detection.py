@@ -77,12 +77,15 @@ def test_build_bad_inputs_raise_clear_errors(tmp_path):
         detection.build_detector(FRCNN, 5, weights=tmp_path / "missing.pt")
 
 
+def _half(module):
+    return {k: v.half() if v.is_floating_point() else v for k, v in module.state_dict().items()}
+
+
 def test_backbone_checkpoint_is_loaded_and_frozen(tmp_path):
     torch.manual_seed(1)
     source = torchvision.models.mobilenet_v3_large()
     path = tmp_path / "bb.pt"
-    torch.save({"features": {k: v.half() if v.is_floating_point() else v for k, v in source.features.state_dict().items()},
-                "meta": {"task": "test"}}, path)
+    torch.save({"features": _half(source.features), "meta": {"task": "test"}}, path)
     model = detection.build_detector(FRCNN, 5, weights=path, trainable_backbone_layers=2, image_size=128)
     body = model.backbone.body
     w = source.features[0][0].weight.detach().half().float()
@@ -90,6 +93,19 @@ def test_backbone_checkpoint_is_loaded_and_frozen(tmp_path):
     assert isinstance(body["0"][1], torchvision.ops.FrozenBatchNorm2d)
     assert not body["0"][0].weight.requires_grad  # early stages frozen
     assert body[str(len(body) - 1)][0].weight.requires_grad  # the top stage trains
+
+
+def test_detector_checkpoint_transfers_backbone_fpn_and_rpn_not_the_head(tmp_path):
+    source = _model(seed=2)  # stands in for the shapes-pretrained detector (8 classes there)
+    path = tmp_path / "det.pt"
+    torch.save({"features": _half(source.backbone.body), "fpn": _half(source.backbone.fpn),
+                "rpn": _half(source.rpn), "meta": {}}, path)
+    model = _model(seed=3, weights=path)
+    for name in ("backbone.fpn.layer_blocks.0.0.weight", "rpn.head.conv.0.0.weight", "rpn.head.cls_logits.weight"):
+        expected = source.state_dict()[name].half().float()
+        assert torch.equal(model.state_dict()[name], expected), name
+    head = "roi_heads.box_predictor.cls_score.weight"
+    assert not torch.equal(model.state_dict()[head], source.state_dict()[head])
 
 
 # ------------------------------------------------------------------ training

@@ -171,7 +171,7 @@ def main(argv=None) -> int:
             "model": MODEL, "config": MODEL_CONFIG, "iterations": len(hist["iteration"]), "batch_size": 4,
             "minutes": round(float(np.sum(hist["seconds"])) / 60, 1), "seed": args.seed, "images": args.images,
             "final_loss": float(np.mean(hist["loss"][-50:])), "held_out_AP50": round(check["AP50"], 3),
-            "held_out_AP": round(check["AP"], 3), "threads": torch.get_num_threads(), "torch": torch.__version__}
+            "held_out_AP": round(check["AP"], 3), "threads": torch.get_num_threads(), "torch": str(torch.__version__)}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     half = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}

@@ -228,3 +228,14 @@ def test_onnx_export_matches_pytorch(tmp_path, tiny_test):
         assert cmp["max_box_diff"] < 1e-2 and cmp["max_score_diff"] < 1e-4
     with pytest.raises(ValueError, match=r"\(3, H, W\)"):
         export.onnx_predict(session, np.zeros((1, 3, 8, 8), np.float32))
+
+
+def test_committed_shapes_checkpoint_builds_the_notebook_model():
+    if not detection.SHAPES_BACKBONE.is_file():
+        pytest.skip("no committed checkpoint (run tools/pretrain_backbone.py)")
+    parts, meta = detection.load_backbone_state()  # weights_only=True: plain tensors and strings only
+    assert set(parts) == {"features", "fpn", "rpn"} and meta["iterations"] > 0
+    assert detection.SHAPES_BACKBONE.stat().st_size < 20 * 2**20
+    model = detection.build_detector(FRCNN, 5, weights="shapes", image_size=128, box_head_size=64)
+    assert torch.equal(model.rpn.head.cls_logits.weight, parts["rpn"]["head.cls_logits.weight"])
+    assert detection.default_weights(online=False)[0] == "shapes"

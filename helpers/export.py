@@ -1,0 +1,95 @@
+"""Ship a torchvision detector: export to ONNX, run it with onnxruntime, check it agrees with PyTorch.
+
+The exported graph takes one image ``(3, H, W)`` float32 in [0, 1] (any H, W) and returns
+``boxes`` (D, 4) xyxy pixels, ``labels`` (D,) int64 and ``scores`` (D,) float32: the same
+post-processing (resize, NMS, score threshold) as the PyTorch model, inside the graph.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from helpers.env import check_torch_import_order
+
+check_torch_import_order()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+OUTPUT_NAMES = ("boxes", "labels", "scores")
+
+
+def export_onnx(model: nn.Module, path, image_size: int | tuple[int, int] = 320, opset: int = 17) -> Path:
+    """Export ``model`` (eval mode) to an ONNX file with a dynamic image height and width.
+
+    Uses the TorchScript-based exporter (``dynamo=False``), the one torchvision's detection
+    models are tested with (their data-dependent NMS and per-image loops trace into ONNX
+    ``NonMaxSuppression``/``Loop`` ops). Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+    was_training = model.training
+    model.eval()
+    example = torch.rand(3, h, w, generator=torch.Generator().manual_seed(0))
+    try:
+        with warnings.catch_warnings():  # tracer warnings about Python control flow are expected here
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, ([example],), str(path), opset_version=opset, dynamo=False,
+                              input_names=["image"], output_names=list(OUTPUT_NAMES),
+                              dynamic_axes={"image": {1: "height", 2: "width"}, "boxes": {0: "detections"},
+                                            "labels": {0: "detections"}, "scores": {0: "detections"}})
+    finally:
+        model.train(was_training)
+    return path
+
+
+def onnx_session(path, threads: int | None = None):
+    """An onnxruntime CPU ``InferenceSession`` for ``path`` (``threads`` intra-op threads if given)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def onnx_predict(session, image) -> dict:
+    """Detections for one image ``(3, H, W)`` float in [0, 1] (tensor or array) from an ONNX session."""
+    x = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    if x.ndim != 3 or x.shape[0] != 3:
+        raise ValueError(f"the ONNX detector takes one (3, H, W) image, got shape {x.shape}")
+    boxes, labels, scores = session.run(list(OUTPUT_NAMES), {"image": x.astype(np.float32)})
+    return {"boxes": boxes, "labels": labels, "scores": scores}
+
+
+def compare_outputs(torch_pred: dict, onnx_pred: dict, score_threshold: float = 0.3) -> dict:
+    """How far ONNX detections are from PyTorch's for one image (those with score >= threshold).
+
+    Order-insensitive (equal scores may come out in another order): each PyTorch detection is
+    paired with the ONNX detection of the same label and closest box among those whose score
+    is within 1e-4 of it. Returns ``{"n_torch", "n_onnx", "matched", "max_box_diff",
+    "max_score_diff"}`` (pixels, score units; ``matched`` is True when every detection found its
+    partner and the counts agree).
+    """
+    def confident(p):
+        keep = np.asarray(p["scores"]) >= score_threshold
+        return (np.asarray(p["boxes"], dtype=float).reshape(-1, 4)[keep], np.asarray(p["labels"])[keep],
+                np.asarray(p["scores"], dtype=float)[keep])
+
+    tb, tl, ts = confident(torch_pred)
+    ob, ol, os_ = confident(onnx_pred)
+    box_diff, score_diff, matched = 0.0, 0.0, len(tb) == len(ob)
+    for box, label, score in zip(tb, tl, ts, strict=True):
+        cand = np.flatnonzero((ol == label) & (np.abs(os_ - score) <= 1e-4))
+        if cand.size == 0:
+            matched = False
+            continue
+        dist = np.abs(ob[cand] - box).max(axis=1)
+        j = cand[int(np.argmin(dist))]
+        box_diff = max(box_diff, float(dist.min()))
+        score_diff = max(score_diff, float(abs(os_[j] - score)))
+    return {"n_torch": len(tb), "n_onnx": len(ob), "matched": matched,
+            "max_box_diff": box_diff, "max_score_diff": score_diff}

@@ -1,0 +1,241 @@
+"""helpers.detection / train / export / detection_eval: building, training, evaluating, exporting detectors.
+
+Everything runs on tiny images (128 px) and a handful of generated Batman scenes, so the file
+stays well under a minute on 2 CPU cores.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from helpers import detection, detection_eval, train
+from helpers.data import CLASSES, VOCDetectionDataset, make_batman_dataset, voc_to_coco
+
+FRCNN = "fasterrcnn_mobilenet_v3_large_320_fpn"
+SMALL = {"image_size": 128, "box_head_size": 64}
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("batman")
+    make_batman_dataset(root, 12, seed=3, image_size=128, split_fractions=(0.5, 0.25, 0.25))
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_train(tiny_root):
+    return VOCDetectionDataset(tiny_root, "train")
+
+
+@pytest.fixture(scope="module")
+def tiny_test(tiny_root):
+    return VOCDetectionDataset(tiny_root, "test")
+
+
+def _model(seed=0, **kw):
+    torch.manual_seed(seed)
+    return detection.build_detector(FRCNN, len(CLASSES), **{**SMALL, **kw})
+
+
+# ------------------------------------------------------------------ building
+@pytest.mark.parametrize("name", list(detection.MODELS))
+def test_build_has_new_head_and_detects(name):
+    torch.manual_seed(0)
+    kw = {} if name.startswith("ssd") else {"image_size": 128}
+    model = detection.build_detector(name, 5, **kw).eval()
+    if name.startswith("fasterrcnn"):
+        assert model.roi_heads.box_predictor.cls_score.out_features == 6  # 5 classes + background
+        assert model.roi_heads.box_predictor.bbox_pred.out_features == 4 * 6
+    else:
+        head = model.head.classification_head
+        assert head.num_columns == 6
+    with torch.no_grad():
+        out = model([torch.rand(3, 128, 160)])
+    assert set(out[0]) == {"boxes", "labels", "scores"}
+    assert out[0]["boxes"].shape[1] == 4 and out[0]["boxes"].dtype == torch.float32
+    labels = out[0]["labels"]
+    assert labels.dtype == torch.int64 and ((labels >= 1) & (labels <= 5)).all()
+
+
+def test_build_bad_inputs_raise_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown model 'yolo'.*fasterrcnn_mobilenet_v3_large_320_fpn"):
+        detection.build_detector("yolo")
+    with pytest.raises(ValueError, match="num_classes"):
+        detection.build_detector(FRCNN, 0)
+    with pytest.raises(ValueError, match="weights must be"):
+        detection.build_detector(FRCNN, 5, weights="imagenet")
+    with pytest.raises(ValueError, match="trainable_backbone_layers"):
+        detection.build_detector(FRCNN, 5, trainable_backbone_layers=7)
+    with pytest.raises(ValueError, match="for Faster R-CNN"):
+        detection.build_detector("ssdlite320_mobilenet_v3_large", 5, weights="shapes")
+    with pytest.raises(ValueError, match="box_head_size is a Faster R-CNN option"):
+        detection.build_detector("ssdlite320_mobilenet_v3_large", 5, box_head_size=64)
+    with pytest.raises(FileNotFoundError, match="pretrain_backbone"):
+        detection.build_detector(FRCNN, 5, weights=tmp_path / "missing.pt")
+
+
+def _half(module):
+    return {k: v.half() if v.is_floating_point() else v for k, v in module.state_dict().items()}
+
+
+def test_backbone_checkpoint_is_loaded_and_frozen(tmp_path):
+    torch.manual_seed(1)
+    source = torchvision.models.mobilenet_v3_large()
+    path = tmp_path / "bb.pt"
+    torch.save({"features": _half(source.features), "meta": {"task": "test"}}, path)
+    model = detection.build_detector(FRCNN, 5, weights=path, trainable_backbone_layers=2, image_size=128)
+    body = model.backbone.body
+    w = source.features[0][0].weight.detach().half().float()
+    assert torch.equal(body["0"][0].weight, w)
+    assert isinstance(body["0"][1], torchvision.ops.FrozenBatchNorm2d)
+    assert not body["0"][0].weight.requires_grad  # early stages frozen
+    assert body[str(len(body) - 1)][0].weight.requires_grad  # the top stage trains
+
+
+def test_detector_checkpoint_transfers_backbone_fpn_and_rpn_not_the_head(tmp_path):
+    source = _model(seed=2)  # stands in for the shapes-pretrained detector (8 classes there)
+    path = tmp_path / "det.pt"
+    torch.save({"features": _half(source.backbone.body), "fpn": _half(source.backbone.fpn),
+                "rpn": _half(source.rpn), "meta": {}}, path)
+    model = _model(seed=3, weights=path)
+    for name in ("backbone.fpn.layer_blocks.0.0.weight", "rpn.head.conv.0.0.weight", "rpn.head.cls_logits.weight"):
+        expected = source.state_dict()[name].half().float()
+        assert torch.equal(model.state_dict()[name], expected), name
+    head = "roi_heads.box_predictor.cls_score.weight"
+    assert not torch.equal(model.state_dict()[head], source.state_dict()[head])
+
+
+# ------------------------------------------------------------------ training
+def test_one_train_step_changes_parameters(tiny_train):
+    model = _model()
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    hist = train.train_detector(model, tiny_train, iterations=1, batch_size=2, lr=0.01, warmup=0, progress=False)
+    assert math.isfinite(hist["loss"][0]) and hist["loss"][0] > 0
+    assert {"loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg"} <= set(hist)
+    changed = [k for k, v in model.named_parameters() if not torch.equal(v, before[k])]
+    assert "roi_heads.box_predictor.cls_score.weight" in changed and len(changed) > 10
+    assert hist["device"] == "cpu" and hist["amp"] is False and hist["stopped_by"] == "iterations"
+
+
+def test_resume_continues_exactly(tiny_train, tmp_path):
+    torch.set_num_threads(1)  # deterministic CPU kernels for the exact comparison
+    kw = {"batch_size": 2, "lr": 0.01, "warmup": 1, "progress": False}
+    full = train.train_detector(_model(), tiny_train, iterations=3, **kw)
+    ckpt = tmp_path / "run.pt"
+    train.train_detector(_model(), tiny_train, iterations=2, checkpoint=ckpt, **kw)
+    resumed = train.train_detector(_model(seed=9), tiny_train, iterations=3, checkpoint=ckpt, **kw)
+    assert resumed["resumed_from"] == 2 and resumed["iteration"] == [1, 2, 3]
+    np.testing.assert_allclose(resumed["loss"], full["loss"], rtol=1e-4)
+    np.testing.assert_allclose(resumed["lr"], full["lr"], rtol=1e-12)
+
+
+def test_schedule_and_batches():
+    f = train.warmup_cosine(100, 10, final_fraction=0.01)
+    assert f(0) == pytest.approx(0.001) and f(10) == pytest.approx(1.0) and f(100) == pytest.approx(0.01)
+    assert all(f(i) >= f(i + 1) for i in range(10, 100))
+    stream = train._batches(10, 3, seed=0, start_iteration=0)
+    first = [next(stream) for _ in range(6)]
+    assert sorted(sum(first[:3], [])) == sorted(set(sum(first[:3], [])))  # no repeats inside a pass
+    again = train._batches(10, 3, seed=0, start_iteration=4)
+    assert next(again) == first[4]
+    assert train.cpu_threads() >= 1
+    with pytest.raises(ValueError, match="iterations"):
+        train.train_detector(_model(), [], iterations=0)
+
+
+def test_time_budget_stops_training(tiny_train):
+    hist = train.train_detector(_model(), tiny_train, iterations=50, batch_size=2, time_budget_s=1e-9, progress=False)
+    assert hist["stopped_by"] == "time budget" and len(hist["iteration"]) == 1
+
+
+def test_checkpoint_round_trip(tmp_path, tiny_test):
+    model = _model(seed=4).eval()
+    path = detection.save_checkpoint(tmp_path / "m.pt", model, note="hello")
+    loaded, ckpt = detection.load_checkpoint(path)  # rebuilt from the recipe
+    assert ckpt["note"] == "hello" and loaded.build_recipe == model.build_recipe
+    for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert k == k2 and torch.equal(a, b)
+    img = tiny_test[0][0]
+    a, b = detection.predict(model, [img])[0], detection.predict(loaded, [img])[0]
+    np.testing.assert_array_equal(a["boxes"], b["boxes"])
+    with pytest.raises(FileNotFoundError):
+        detection.load_checkpoint(tmp_path / "nope.pt")
+    torch.save({"something": 1}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="not a detector checkpoint"):
+        detection.load_checkpoint(tmp_path / "bad.pt")
+
+
+# ------------------------------------------------------------------ evaluation
+def test_detections_to_coco_converts_xyxy_to_xywh():
+    preds = [{"boxes": np.array([[10.0, 20.0, 30.0, 60.0]]), "labels": np.array([2]), "scores": np.array([0.9])},
+             {"boxes": np.zeros((0, 4)), "labels": np.zeros(0, int), "scores": np.zeros(0)}]
+    dets = detection.detections_to_coco(preds, image_ids=[7, 8])
+    assert dets == [{"image_id": 7, "category_id": 2, "bbox": [10.0, 20.0, 20.0, 40.0], "score": pytest.approx(0.9)}]
+    with pytest.raises(ValueError, match="image ids"):
+        detection.detections_to_coco(preds, image_ids=[1])
+
+
+def test_evaluate_detector_returns_metrics(tiny_test, tiny_root):
+    out = detection.evaluate_detector(_model(), tiny_test)
+    keys = {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"}
+    assert keys <= set(out["coco"])
+    assert set(out["AP50_per_class"]) == {1, 2, 3, 4, 5}
+    assert len(out["predictions"]) == len(tiny_test) == len(out["ground_truth"])
+    # the ground truth it builds is the dataset's own COCO export
+    ref = voc_to_coco(tiny_root, "test")
+    np.testing.assert_allclose([a["bbox"] for a in out["coco_gt"]["annotations"]], [a["bbox"] for a in ref["annotations"]])
+    # perfect predictions score 1
+    perfect = [{"boxes": g["boxes"], "labels": g["labels"], "scores": np.ones(len(g["labels"]))} for g in out["ground_truth"]]
+    from helpers.metrics import coco_evaluate
+
+    assert coco_evaluate(out["coco_gt"], detection.detections_to_coco(perfect))["AP"] == pytest.approx(1.0)
+
+
+def test_confusion_matrix_counts_hits_confusions_alarms_and_misses():
+    gts = [{"boxes": np.array([[0, 0, 10, 10], [20, 20, 40, 40], [50, 50, 60, 60]], float), "labels": np.array([1, 2, 3])}]
+    preds = [{"boxes": np.array([[0, 0, 10, 10], [21, 21, 40, 40], [70, 70, 80, 80], [0, 0, 10, 11]], float),
+              "labels": np.array([1, 3, 2, 1]), "scores": np.array([0.9, 0.8, 0.7, 0.2])}]
+    cm = detection_eval.confusion_matrix(gts, preds, num_classes=3, score_threshold=0.5)
+    expected = np.zeros((4, 4), int)
+    expected[1, 1] = 1  # found
+    expected[2, 3] = 1  # right place, wrong class
+    expected[0, 2] = 1  # false alarm
+    expected[3, 0] = 1  # missed (the 0.2 prediction is under the threshold)
+    np.testing.assert_array_equal(cm, expected)
+    verdict = detection_eval.image_outcomes(gts, preds)[0]
+    assert verdict == {"correct": 1, "wrong_class": 1, "false_alarms": 1, "missed": 1, "verdict": "missed"}
+    with pytest.raises(ValueError, match="outside 1..3"):
+        detection_eval.confusion_matrix(gts, [{**preds[0], "labels": np.array([1, 9, 2, 1])}], num_classes=3)
+    empty = [{"boxes": np.zeros((0, 4)), "labels": np.zeros(0, int), "scores": np.zeros(0)}]
+    assert detection_eval.confusion_matrix(empty, empty, 3).sum() == 0
+
+
+# ------------------------------------------------------------------ export
+def test_onnx_export_matches_pytorch(tmp_path, tiny_test):
+    export = pytest.importorskip("helpers.export")
+    pytest.importorskip("onnxruntime")
+    model = _model(seed=5).eval()
+    path = export.export_onnx(model, tmp_path / "m.onnx", image_size=128)
+    session = export.onnx_session(path)
+    for img in (tiny_test[0][0], torch.rand(3, 112, 144, generator=torch.Generator().manual_seed(0))):
+        ours = detection.predict(model, [img])[0]
+        theirs = export.onnx_predict(session, img)
+        cmp = export.compare_outputs(ours, theirs, score_threshold=0.0)
+        assert cmp["n_torch"] > 0 and cmp["matched"], cmp
+        assert cmp["max_box_diff"] < 1e-2 and cmp["max_score_diff"] < 1e-4
+    with pytest.raises(ValueError, match=r"\(3, H, W\)"):
+        export.onnx_predict(session, np.zeros((1, 3, 8, 8), np.float32))
+
+
+def test_committed_shapes_checkpoint_builds_the_notebook_model():
+    if not detection.SHAPES_BACKBONE.is_file():
+        pytest.skip("no committed checkpoint (run tools/pretrain_backbone.py)")
+    parts, meta = detection.load_backbone_state()  # weights_only=True: plain tensors and strings only
+    assert set(parts) == {"features", "fpn", "rpn"} and meta["iterations"] > 0
+    assert detection.SHAPES_BACKBONE.stat().st_size < 20 * 2**20
+    model = detection.build_detector(FRCNN, 5, weights="shapes", image_size=128, box_head_size=64)
+    assert torch.equal(model.rpn.head.cls_logits.weight, parts["rpn"]["head.cls_logits.weight"])
+    assert detection.default_weights(online=False)[0] == "shapes"

@@ -21,8 +21,14 @@ from torch import nn  # noqa: E402
 OUTPUT_NAMES = ("boxes", "labels", "scores")
 
 
-def export_onnx(model: nn.Module, path, image_size: int | tuple[int, int] = 320, opset: int = 17) -> Path:
+def export_onnx(model: nn.Module, path, image_size: int | tuple[int, int] = 320, opset: int = 17,
+                example: torch.Tensor | None = None) -> Path:
     """Export ``model`` (eval mode) to an ONNX file with a dynamic image height and width.
+
+    ``example`` is the (3, H, W) image the graph is traced with; pass a real image from the data
+    set when you have one (a random-noise image can send a barely trained model down an
+    untypical path, e.g. few or no proposals, which the trace then bakes in). Without it a
+    seeded random image of ``image_size`` is used.
 
     Uses the TorchScript-based exporter (``dynamo=False``), the one torchvision's detection
     models are tested with (their data-dependent NMS and per-image loops trace into ONNX
@@ -33,7 +39,10 @@ def export_onnx(model: nn.Module, path, image_size: int | tuple[int, int] = 320,
     h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
     was_training = model.training
     model.eval()
-    example = torch.rand(3, h, w, generator=torch.Generator().manual_seed(0))
+    if example is None:
+        example = torch.rand(3, h, w, generator=torch.Generator().manual_seed(0))
+    elif example.ndim != 3 or example.shape[0] != 3:
+        raise ValueError(f"example must be one (3, H, W) image, got shape {tuple(example.shape)}")
     try:
         with warnings.catch_warnings():  # tracer warnings about Python control flow are expected here
             warnings.simplefilter("ignore")

@@ -14,7 +14,7 @@ import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from notebook_template import SETUP_MARKER, colab_url  # noqa: E402
+from notebook_template import REPO_URL_VARIABLE, SETUP_MARKER, colab_url, setup_cell_source  # noqa: E402
 
 EXPECTED = [
     "01_loss_functions.ipynb",
@@ -49,7 +49,12 @@ def test_first_code_cell_is_the_setup_cell(notebook):
     code = [c for c in nb.cells if c.cell_type == "code"]
     setup = code[0].source
     assert setup.startswith(SETUP_MARKER), "the set-up cell comes first"
-    assert f'REPO_URL = "{helpers.REPO_URL}"' in setup, "repository URL must match helpers.REPO_URL"
+    default = f'REPO_URL = os.environ.get("{REPO_URL_VARIABLE}", "{helpers.REPO_URL}")'
+    assert default in setup, "repository URL: the override variable, defaulting to helpers.REPO_URL"
+    install = '%pip install -q "od-course-helpers[colab] @ git+{REPO_URL}"'
+    assert install in setup, "Colab installs the package from REPO_URL"
+    template_head = setup_cell_source().split("import helpers")[0]
+    assert setup.startswith(template_head), "the set-up cell starts as tools/notebook_template.py writes it"
     assert "google.colab" in setup and "describe_environment" in setup
 
 

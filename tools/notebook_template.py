@@ -19,6 +19,8 @@ from helpers import REPO_URL  # noqa: E402  (the one place the repository URL is
 
 GITHUB_PATH = REPO_URL.removeprefix("https://github.com/")
 SETUP_MARKER = "# Set-up"
+#: The environment variable that points the set-up cell's install at another clone (rehearsal).
+REPO_URL_VARIABLE = "COURSE_REPO_URL"
 
 
 def colab_url(notebook_name: str) -> str:
@@ -53,9 +55,11 @@ def setup_cell_source(framework: str | None = None, extra_imports: str = "") -> 
     lines = [
         f"{SETUP_MARKER}: on Colab, install this course's `helpers` package; everywhere, check versions.",
         "# NBVAL_IGNORE_OUTPUT",
+        "import os",
         "import sys",
         "",
-        f'REPO_URL = "{REPO_URL}"',
+        "# The repository to install from; COURSE_REPO_URL overrides it (the Colab rehearsal points it at a local clone).",
+        f'REPO_URL = os.environ.get("{REPO_URL_VARIABLE}", "{REPO_URL}")',
         'if "google.colab" in sys.modules:  # Colab: the package comes from the repository',
         '    %pip install -q "od-course-helpers[colab] @ git+{REPO_URL}"',
         "",

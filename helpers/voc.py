@@ -42,12 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
-try:  # defusedxml refuses entity-expansion bombs in files a learner downloads; same API
-    from defusedxml.ElementTree import ParseError
-    from defusedxml.ElementTree import parse as _parse_xml
-except ImportError:  # pragma: no cover - defusedxml is optional
-    from xml.etree.ElementTree import ParseError
-    from xml.etree.ElementTree import parse as _parse_xml
+# defusedxml (a declared dependency) refuses entity-expansion bombs and external entities in
+# files a learner downloads; same API as xml.etree
+from defusedxml.ElementTree import ParseError
+from defusedxml.ElementTree import parse as _parse_xml
 
 #: The Batman dataset's classes. A torchvision detector sees them as labels 1..5
 #: (``CLASSES.index(name) + 1``); label 0 is reserved for the background.

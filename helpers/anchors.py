@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from helpers.boxes import as_float_array
+from helpers.validate import integer, real
 
 #: SSD300 (VGG16): the six feature maps, their aspect ratios beyond 1, and the paper's scales.
 SSD300_FEATURE_SIZES = (38, 19, 10, 5, 3, 1)
@@ -33,7 +34,12 @@ def _pair(value, name: str) -> tuple[int, int]:
 
 
 def _positive_list(values, name: str) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a list of positive numbers, got {values!r}")
+    try:
+        arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a list of positive numbers, got {values!r}") from None
     if arr.ndim != 1 or arr.size == 0 or not (np.isfinite(arr) & (arr > 0)).all():
         raise ValueError(f"{name} must be a non-empty list of positive numbers, got {values!r}")
     return arr
@@ -87,8 +93,7 @@ def grid_anchors(feature_size, stride, scales=(128, 256, 512), ratios=(0.5, 1.0,
     """
     fh, fw = _pair(feature_size, "feature_size")
     sh, sw = _pair(stride, "stride")
-    if not (isinstance(offset, (int, float)) and math.isfinite(offset)):
-        raise ValueError(f"offset must be a finite number, got {offset!r}")
+    offset = real(offset, "offset")
     base = base_anchors(scales, ratios, rounded)
     cx = (np.arange(fw) + offset) * sw
     cy = (np.arange(fh) + offset) * sh
@@ -103,8 +108,8 @@ def ssd_scales(num_maps: int, s_min: float = 0.2, s_max: float = 0.9) -> list[fl
     The extra ``s_{m+1}`` only serves the last map's ``sqrt(s_m s_{m+1})`` box; the paper does not
     define it, torchvision (and most ports) use 1.0.
     """
-    if not isinstance(num_maps, (int, np.integer)) or num_maps < 1:
-        raise ValueError(f"num_maps must be a positive int, got {num_maps!r}")
+    integer(num_maps, "num_maps", low=1)
+    s_min, s_max = real(s_min, "s_min"), real(s_max, "s_max")
     if not 0 < s_min <= s_max:
         raise ValueError(f"need 0 < s_min <= s_max, got s_min={s_min!r}, s_max={s_max!r}")
     if num_maps == 1:
@@ -152,19 +157,19 @@ def ssd_default_boxes(feature_sizes=SSD300_FEATURE_SIZES, aspect_ratios=SSD300_A
     if len(aspect_ratios) != len(sizes):
         raise ValueError(f"need one aspect-ratio list per feature map: {len(sizes)} maps, {len(aspect_ratios)} lists")
     m = len(sizes)
-    s = list(scales) if scales is not None else ssd_scales(m, s_min, s_max)
+    s = _positive_list(scales, "scales").tolist() if scales is not None else ssd_scales(m, s_min, s_max)
     if len(s) != m + 1:
         raise ValueError(f"scales must have len(feature_sizes) + 1 = {m + 1} values, got {len(s)}")
-    if steps is not None and len(steps) != m:
-        raise ValueError(f"steps must have one value per feature map ({m}), got {len(steps)}")
+    if steps is not None:
+        steps = _positive_list(steps, "steps").tolist()  # a zero step would divide by zero
+        if len(steps) != m:
+            raise ValueError(f"steps must have one value per feature map ({m}), got {len(steps)}")
     img_h, img_w = _pair(image_size, "image_size")
     out = []
     for k, (fh, fw) in enumerate(sizes):
         wh = [(s[k], s[k]), (math.sqrt(s[k] * s[k + 1]),) * 2]
         for r in aspect_ratios[k]:
-            if not r > 0:
-                raise ValueError(f"aspect ratios must be positive, got {r!r}")
-            q = math.sqrt(r)
+            q = math.sqrt(real(r, f"aspect_ratios[{k}] (positive ratios)", low=0.0, low_open=True))
             wh += [(s[k] * q, s[k] / q), (s[k] / q, s[k] * q)]
         wh = np.asarray(wh, dtype=np.float32)
         if clip:
@@ -237,13 +242,13 @@ def kmeans_anchors(wh, k: int, seed: int = 0, max_iter: int = 300, n_init: int =
     mean_iou : float, average over boxes of the IoU with their best cluster
     """
     data = _check_wh(wh)
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    k = integer(k, "k", low=1)
+    integer(seed, "seed", low=0)
+    integer(max_iter, "max_iter", low=1)
+    integer(n_init, "n_init", low=1)
     distinct = np.unique(data, axis=0)
     if len(distinct) < k:
         raise ValueError(f"need at least k={k} distinct box shapes, got {len(distinct)}")
-    if max_iter < 1 or n_init < 1:
-        raise ValueError("max_iter and n_init must be at least 1")
     rng = np.random.default_rng(seed)
     best = None
     for _ in range(n_init):

@@ -84,6 +84,12 @@ def check_classes(classes, name: str = "classes") -> tuple[str, ...]:
     return out
 
 
+def _control_char(text: str, allow: str = "") -> str | None:
+    """The first control character (or code point XML 1.0 cannot hold) of ``text``, if any."""
+    return next((c for c in text if c not in allow and (unicodedata.category(c) in ("Cc", "Cs")
+                                                         or c in "\ufffe\uffff")), None)
+
+
 def _check_text(text, tag: str, path, where: str = "") -> str:
     """A required text field (``<filename>``, ``<name>``): non-empty, no control characters."""
     if not isinstance(text, str):
@@ -91,7 +97,7 @@ def _check_text(text, tag: str, path, where: str = "") -> str:
     text = text.strip()
     if not text:
         raise VOCFormatError(f"{path}: missing <{tag}>{where}")
-    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cs") or c in "\ufffe\uffff"), None)
+    bad = _control_char(text)
     if bad is not None:
         raise VOCFormatError(f"{path}: <{tag}> contains the control character {bad!r}: {text!r}{where}")
     return text
@@ -141,8 +147,7 @@ def _xml_safe(text, tag: str, path) -> None:
         return
     if not isinstance(text, str):
         raise VOCFormatError(f"{path}: <{tag}> must be a string, got {type(text).__name__} {text!r}")
-    bad = next((c for c in text if (unicodedata.category(c) == "Cc" and c not in "\t\n\r")
-                or unicodedata.category(c) == "Cs" or c in "\ufffe\uffff"), None)
+    bad = _control_char(text, allow="\t\n\r")
     if bad is not None:
         raise VOCFormatError(f"{path}: <{tag}> contains the control character {bad!r}, which XML cannot hold")
 
@@ -424,6 +429,8 @@ def inside_root(base: Path, value: str, root, source, what: str) -> Path:
     naming ``source`` (the file the value was read from), the value and the root.
     """
     root = Path(root)
+    if _control_char(value) is not None:
+        raise VOCFormatError(f"{source}: {what} {value!r} contains a control character; it cannot name a file")
     if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() or PureWindowsPath(value).drive:
         raise VOCFormatError(f"{source}: {what} {value!r} is an absolute path; paths in a dataset must be "
                              f"relative and stay inside the dataset folder {root}")

@@ -360,3 +360,31 @@ def test_pretrain_tool_writes_the_digest_it_is_checked_against(tmp_path):
     out.write_bytes(out.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(ValueError, match="SHA-256 mismatch"):
         detection.load_backbone_state(out)
+
+
+def test_every_torch_load_in_the_project_is_weights_only():
+    """helpers, tools, benchmarks, tests and notebook code: ``torch.load`` only with ``weights_only=True``."""
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    sources = {p: p.read_text() for d in ("helpers", "tools", "benchmarks", "tests") for p in (root / d).rglob("*.py")}
+    for nb in (root / "notebooks").glob("*.ipynb"):
+        cells = nbformat.read(nb, as_version=4).cells
+        def python(line):  # IPython magics and shell lines become `pass` at the same indentation
+            code = line.lstrip()
+            return line[: len(line) - len(code)] + "pass" if code.startswith(("%", "!")) else line
+
+        sources[nb] = "\n".join("\n".join(map(python, c.source.splitlines())) for c in cells if c.cell_type == "code")
+    calls, unsafe = 0, []
+    for path, text in sources.items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load" \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch":
+                calls += 1
+                kw = {k.arg: k.value for k in node.keywords}
+                if not (isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True):
+                    unsafe.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert calls >= 1 and not unsafe, f"torch.load without weights_only=True: {unsafe}"

@@ -60,7 +60,7 @@ __all__ = [
 
 def label_names(classes=CLASSES) -> dict[int, str]:
     """``{label: name}`` for a detector's outputs, with 0 as ``"background"``."""
-    return {0: "background", **{k + 1: name for k, name in enumerate(classes)}}
+    return {0: "background", **{k + 1: name for k, name in enumerate(check_classes(classes))}}
 
 
 __all__.append("label_names")

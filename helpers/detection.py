@@ -563,7 +563,9 @@ def evaluate_predictions(predictions: Sequence[dict], ground_truth: Sequence[dic
     ``"AP_per_class"`` ({label: AP@[.5:.95]}).
     """
     from helpers.metrics import coco_evaluate, coco_pr_curve
+    from helpers.voc import check_classes
 
+    classes = check_classes(classes)
     if len(predictions) != len(ground_truth):
         raise ValueError(f"{len(predictions)} prediction images but {len(ground_truth)} ground-truth images")
     sizes = sizes or [(0, 0)] * len(ground_truth)

@@ -666,3 +666,12 @@ def test_writer_refuses_what_xml_cannot_hold_and_letters_for_names(tmp_path):
     with pytest.raises(TypeError, match="names must be a list of class names.*str 'ab'"):
         write_voc_xml(path, "a.jpg", 20, 10, [[0, 0, 5, 5], [5, 5, 9, 9]], "ab")
     assert not path.exists()
+
+
+def test_entry_points_taking_classes_refuse_none_clearly():
+    from helpers.detection import evaluate_predictions
+
+    with pytest.raises(TypeError, match="classes must be a list or tuple of class names, got NoneType"):
+        data.label_names(None)
+    with pytest.raises(TypeError, match="classes must be a list or tuple of class names, got NoneType"):
+        evaluate_predictions([], [], None)

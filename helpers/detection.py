@@ -64,6 +64,7 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used (unreadable, unsafe, corrupted, or for another model);
     the message names the file and says what is wrong."""
 
+
 # Faster R-CNN settings that make CPU training affordable: the box head sees 128 sampled
 # proposals per image instead of 512 (its 12544x1024 FC layer dominates a CPU training step),
 # from 500 RPN proposals instead of 2000. Detection quality on small datasets is not hurt by it.
@@ -112,7 +113,7 @@ def _check_digest(path: Path, data: bytes) -> None:
         raise CheckpointError(f"{record}: not a SHA-256 record (expected 64 hex digits and the file name)")
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
-        fix = f"reinstall helpers (or `git checkout {path.name}`), or rebuild it with `{REBUILD_SHAPES}`"
+        fix = f"reinstall helpers (in a clone: `git checkout -- helpers/weights`), or rebuild it with `{REBUILD_SHAPES}`"
         raise CheckpointError(f"{path}: SHA-256 mismatch, the file is corrupted or was modified "
                               f"(recorded {expected[:16]}..., file {actual[:16]}...); "
                               + (fix if committed else "rebuild it, or delete the stale record " + record.name))

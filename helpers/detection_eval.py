@@ -342,3 +342,76 @@ def plot_tide(result: dict, *, ax=None, title: str | None = None):
     ax.set_ylabel("mAP gained if fixed (points)")
     ax.set_title(title or f"TIDE: what each error costs (mAP {100 * result['mAP']:.1f})")
     return ax
+
+
+# --------------------------------------------------------------------------------------------
+# uncertainty: bootstrap over images
+# --------------------------------------------------------------------------------------------
+
+def bootstrap_ap(gts: Sequence[dict], preds: Sequence[dict], *, other: Sequence[dict] | None = None,
+                 n_boot: int = 200, seed: int = 0, level: float = 0.9, iou_threshold: float = 0.5,
+                 metric: str = "voc12") -> dict:
+    """Percentile-bootstrap intervals of per-class AP and mAP, resampling *images* with replacement.
+
+    Objects in one image are not independent (one image can hide several Robins), so the unit
+    resampled is the image, as in detection papers' significance tests. With ``other`` (a second
+    detector's predictions on the same images) every resample scores both on the same images and
+    the intervals are of the *difference* ``AP(preds) - AP(other)``: a paired comparison, much
+    tighter than two separate intervals.
+
+    Parameters
+    ----------
+    gts, preds, other : sequences of per-image dicts, as :func:`helpers.metrics.voc_evaluate` takes
+    n_boot : int
+        Number of resamples (200 gives stable 90% intervals to about +-0.01 here).
+    seed : int
+        Seeds ``numpy.random.default_rng``; resample ``b`` draws ``rng.integers(0, n, n)``.
+    level : float
+        Central coverage of the interval, in (0, 1).
+    iou_threshold, metric
+        Passed to :func:`helpers.metrics.voc_evaluate`.
+
+    Returns
+    -------
+    dict
+        ``"mAP"`` and ``"per_class"`` (``{label: ...}``): ``(point, low, high)`` tuples, the point
+        computed on all images; ``"samples"``: ``{"mAP": (n_boot,), label: (n_boot,)}`` arrays
+        (NaN where a resample holds no object of that class; such resamples are left out of that
+        class's interval); ``"n_boot"``, ``"level"``.
+    """
+    from helpers.metrics import voc_evaluate
+
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+        raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
+    if len(gts) != len(preds) or (other is not None and len(other) != len(gts)):
+        raise ValueError(f"gts, preds (and other) must have one entry per image: {len(gts)}, {len(preds)}"
+                         + ("" if other is None else f", {len(other)}"))
+    if len(gts) == 0:
+        raise ValueError("no images to resample")
+
+    def score(idx):
+        g = [gts[i] for i in idx]
+        res = voc_evaluate(g, [preds[i] for i in idx], iou_threshold=iou_threshold, metric=metric)
+        out = {"mAP": res["mAP"], **res["per_class_AP"]}
+        if other is not None:
+            ref = voc_evaluate(g, [other[i] for i in idx], iou_threshold=iou_threshold, metric=metric)
+            ref = {"mAP": ref["mAP"], **ref["per_class_AP"]}
+            out = {k: v - ref.get(k, float("nan")) for k, v in out.items()}
+        return out
+
+    n = len(gts)
+    point = score(np.arange(n))
+    rng = np.random.default_rng(seed)
+    draws = [score(rng.integers(0, n, n)) for _ in range(n_boot)]
+    samples = {k: np.array([d.get(k, float("nan")) for d in draws], dtype=float) for k in point}
+    tail = 100 * (1 - level) / 2
+
+    def interval(k):
+        s = samples[k][np.isfinite(samples[k])]
+        lo, hi = (np.percentile(s, [tail, 100 - tail]) if s.size else (float("nan"), float("nan")))
+        return float(point[k]), float(lo), float(hi)
+
+    return {"mAP": interval("mAP"), "per_class": {k: interval(k) for k in point if k != "mAP"},
+            "samples": samples, "n_boot": int(n_boot), "level": float(level)}

@@ -220,3 +220,68 @@ def test_repeat_factor_bad_input():
         repeat_factor_indices([0.5, 2.0], np.random.default_rng(0))
     with pytest.raises(TypeError, match="Generator"):
         repeat_factor_indices([1.0], 0)
+
+
+# ------------------------------------------------------------------------------------------
+# bootstrap intervals
+# ------------------------------------------------------------------------------------------
+
+def noisy_problem(seed, n_img=30, noise=4.0):
+    rng = np.random.default_rng(seed)
+    gts, preds = [], []
+    for _ in range(n_img):
+        n = int(rng.integers(1, 4))
+        xy = rng.uniform(0, 100, (n, 2))
+        boxes = np.hstack([xy, xy + rng.uniform(10, 40, (n, 2))])
+        labels = rng.integers(1, 3, n)
+        jitter = boxes + rng.normal(0, noise, boxes.shape)
+        jitter[:, 2:] = np.maximum(jitter[:, 2:], jitter[:, :2] + 1)
+        gts.append(img(boxes, labels))
+        preds.append(img(jitter, labels, rng.random(n)))
+    return gts, preds
+
+
+def test_bootstrap_point_is_voc_evaluate_and_samples_are_the_documented_resamples():
+    from helpers.detection_eval import bootstrap_ap
+    from helpers.metrics import voc_evaluate
+
+    gts, preds = noisy_problem(0)
+    r = bootstrap_ap(gts, preds, n_boot=20, seed=3)
+    full = voc_evaluate(gts, preds)
+    assert r["mAP"][0] == full["mAP"]
+    assert {k: v[0] for k, v in r["per_class"].items()} == full["per_class_AP"]
+    idx = np.random.default_rng(3).integers(0, 30, 30)  # the first resample, by the docstring
+    first = voc_evaluate([gts[i] for i in idx], [preds[i] for i in idx])
+    assert r["samples"]["mAP"][0] == first["mAP"]
+    for k, (_point, lo, hi) in r["per_class"].items():
+        assert lo <= hi and np.isfinite(lo)
+        assert lo == np.percentile(r["samples"][k], 5) and hi == np.percentile(r["samples"][k], 95)
+    assert bootstrap_ap(gts, preds, n_boot=20, seed=3)["mAP"] == r["mAP"]  # deterministic
+
+
+def test_bootstrap_wider_at_higher_level_and_paired_difference():
+    from helpers.detection_eval import bootstrap_ap
+
+    gts, preds = noisy_problem(1, noise=4.0)
+    _, worse = noisy_problem(1, noise=9.0)  # same images and scores, sloppier boxes
+    r90 = bootstrap_ap(gts, preds, n_boot=100, level=0.9)
+    r50 = bootstrap_ap(gts, preds, n_boot=100, level=0.5)
+    assert r90["mAP"][2] - r90["mAP"][1] > r50["mAP"][2] - r50["mAP"][1] > 0
+    same = bootstrap_ap(gts, preds, other=preds, n_boot=50)
+    assert same["mAP"] == (0.0, 0.0, 0.0)
+    diff = bootstrap_ap(gts, preds, other=worse, n_boot=100)
+    assert diff["mAP"][0] > 0 and diff["mAP"][1] > 0  # better boxes, and the interval says so
+
+
+def test_bootstrap_bad_input():
+    from helpers.detection_eval import bootstrap_ap
+
+    gts, preds = noisy_problem(0, n_img=3)
+    with pytest.raises(ValueError, match="n_boot"):
+        bootstrap_ap(gts, preds, n_boot=1)
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_ap(gts, preds, level=1.0)
+    with pytest.raises(ValueError, match="one entry per image"):
+        bootstrap_ap(gts, preds[:2])
+    with pytest.raises(ValueError, match="no images"):
+        bootstrap_ap([], [])

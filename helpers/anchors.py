@@ -391,3 +391,9 @@ def sample_balanced(matches, batch_size: int = 256, positive_fraction: float = 0
     num_neg = min(negative.size, batch_size - num_pos)
     return (np.sort(rng.choice(positive, num_pos, replace=False)),
             np.sort(rng.choice(negative, num_neg, replace=False)))
+
+
+#: SSD300's scales in the paper: conv4_3 at 0.1 (Sec. 3.1), the Sec. 2.2 rule (0.2 .. 0.9) over the
+#: other five maps, and s_7 = 1.0 for the last map's extra box (not in the paper; torchvision's choice).
+#: ``ssd_default_boxes()`` without ``scales`` applies the Sec. 2.2 rule to all six maps instead.
+SSD300_PAPER_SCALES = (0.1, *ssd_scales(5, 0.2, 0.9))

@@ -162,3 +162,19 @@ def test_sample_balanced_is_seeded_and_rejects_bad_input():
         ha.sample_balanced(m, positive_fraction=1.5)
     with pytest.raises(ValueError, match="batch_size"):
         ha.sample_balanced(m, batch_size=-1)
+
+
+def test_ssd300_paper_scales_and_torchvision_default_box_generator():
+    from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
+    from torchvision.models.detection.image_list import ImageList
+
+    np.testing.assert_allclose(ha.SSD300_PAPER_SCALES, [0.1, 0.2, 0.375, 0.55, 0.725, 0.9, 1.0])
+    ours = ha.ssd_default_boxes(scales=ha.SSD300_PAPER_SCALES)
+    gen = DefaultBoxGenerator([list(r) for r in ha.SSD300_ASPECT_RATIOS], scales=list(ha.SSD300_PAPER_SCALES))
+    ref = gen(ImageList(torch.zeros(1, 3, 300, 300), [(300, 300)]),
+              [torch.zeros(1, 1, f, f) for f in ha.SSD300_FEATURE_SIZES])[0].numpy()
+    assert ours.shape == (8732, 4)
+    np.testing.assert_array_equal(ours, ref)
+    # conv4_3's boxes: side 0.1 * 300 = 30 px and sqrt(0.1 * 0.2) * 300 = 42.4 px
+    first = ours[:4]
+    np.testing.assert_allclose(first[:2, 2] - first[:2, 0], [30.0, 300 * np.sqrt(0.02)], rtol=1e-5)

@@ -78,6 +78,9 @@ def hard_negative_mask(cls_loss: torch.Tensor, labels: torch.Tensor, neg_to_pos_
     Returns
     -------
     (B, A) bool mask of the selected negatives (never a positive; none in an image without positives).
+    When an image has fewer than ``ratio x #positives`` negatives, all of them are taken; torchvision's
+    ``SSD.compute_loss`` would then count some positives a second time (they sort last, after the
+    negatives), which never happens with SSD's thousands of default boxes and is avoided here.
     """
     positive = labels > 0
     num_neg = (neg_to_pos_ratio * positive.sum(1, keepdim=True)).clamp(max=(~positive).sum(1, keepdim=True))
@@ -194,8 +197,8 @@ def train_ssd(model: TinySSD, images: np.ndarray, targets: list, *, iterations: 
     targets : N dicts ``{"boxes": (K, 4) xyxy, "labels": (K,) int in 1..C}``
     iterations : optimiser steps
     batch_size, lr, weight_decay, warmup : the usual
-    seed : batch order, flips and the model's initial weights... are seeded from it (the weights
-        only if the caller built the model after ``torch.manual_seed``)
+    seed : seeds the batch order and the flips (the initial weights come from ``torch.manual_seed``
+        before the model is built)
     flip : random horizontal flips
     progress : a tqdm bar
 

@@ -290,6 +290,10 @@ class MemoryResult:
 def peak_memory(fn: Callable, *args, interval: float = 0.01, **kwargs) -> tuple[MemoryResult, object]:
     """Run ``fn(*args, **kwargs)`` once and measure this process's peak RSS with memory_profiler.
 
+    RSS is sampled when ``fn`` starts, every ``interval`` seconds, and once after it returns:
+    memory allocated and freed between two samples is missed, so the interval must be short
+    against ``fn``'s duration (``%memit``'s default is 0.1 s; here 0.01 s).
+
     The increment is peak minus the RSS just before the call: memory that was already allocated
     (a model loaded earlier, buffers kept from a previous run) does not show in it, which is why
     a second ``%memit`` of the same call reports ~0 MiB. Returns ``(MemoryResult, fn's result)``.
@@ -301,8 +305,10 @@ def peak_memory(fn: Callable, *args, interval: float = 0.01, **kwargs) -> tuple[
     from memory_profiler import memory_usage
 
     baseline = memory_usage(-1, interval=interval, timeout=interval * 2, max_usage=True)
+    # max_iterations=1: memory_usage otherwise re-runs a call that gave fewer than 5 samples, each
+    # time with a 10x shorter interval; a model's first call must run exactly once.
     peak, result = memory_usage((fn, args, kwargs), interval=interval, max_usage=True, retval=True,
-                                include_children=False)
+                                include_children=False, max_iterations=1)
     baseline, peak = float(np.max(baseline)), float(np.max(peak))
     return MemoryResult(baseline_mib=baseline, peak_mib=peak, increment_mib=max(0.0, peak - baseline)), result
 

@@ -197,3 +197,19 @@ def test_timing_stats_and_the_p90_rule():
     few = bench.benchmark(lambda: None, warmup=0, repeat=3, sync="none")
     assert "p90" not in str(few) and "max" in str(few) and few.max_ms >= few.median_ms
     assert "p90" in str(bench.benchmark(lambda: None, warmup=0, repeat=10, sync="none"))
+
+
+def test_peak_memory_runs_a_short_call_exactly_once_and_a_short_interval_sees_a_brief_peak():
+    pytest.importorskip("memory_profiler")
+    calls = []
+    bench.peak_memory(lambda: calls.append(1), interval=0.01)
+    assert calls == [1], "memory_profiler re-runs short calls unless told not to"
+
+    def burst():  # 200 MiB allocated after the first sample and freed before the last one
+        time.sleep(0.03)
+        block = np.ones(200 * 2**20 // 8)
+        time.sleep(0.03)
+        del block
+        time.sleep(0.03)
+
+    assert bench.peak_memory(burst, interval=0.005)[0].increment_mib > 150

@@ -118,6 +118,8 @@ def test_failed_download_falls_back_to_the_stand_in_with_the_reason(tf, tmp_cach
     fn, info = tfhub.load_detector("ssd_mobilenet_v2", variant="tiny", online=True, return_info=True)
     line = capsys.readouterr().out.strip()
     assert "download failed" in line and "simulated" in line and info.source == "stand-in"
+    assert "simulated: no route to host" in info.fallback_reason and not info.published_weights
+    assert str(tmp_cache) not in line, "the notice names $TFHUB_CACHE_DIR, not this machine's path"
     assert (tmp_cache / "tfhub").is_dir(), "the online path prepares TF-Hub's cache directory"
 
 
@@ -228,22 +230,6 @@ def test_offline_notice_and_info_name_the_local_stand_in_without_an_absolute_pat
     assert info.loaded_from == "local path <course cache>/" + f"standins/{os.path.basename(info.path)}"
     assert info.loaded_from in line and str(tmp_cache) not in line and str(tmp_cache) not in str(info)
     assert info.fallback_reason is None and "random" in info.weights
-
-
-def test_download_failure_is_recorded_in_the_info(tf, tmp_cache, monkeypatch, capsys):
-    hub = tfhub._import_hub()
-    real_load = hub.load
-
-    def failing(handle, *a, **k):
-        if str(handle).startswith("http"):
-            raise OSError("simulated 404")
-        return real_load(handle, *a, **k)
-
-    monkeypatch.setattr(hub, "load", failing)
-    _, info = tfhub.load_detector("ssd_mobilenet_v2", variant="tiny", online=True, return_info=True)
-    line = capsys.readouterr().out
-    assert info.source == "stand-in" and "simulated 404" in info.fallback_reason
-    assert str(tmp_cache) not in line, "the notice names $TFHUB_CACHE_DIR, not this machine's path"
 
 
 def test_startup_noise_is_dropped_and_other_lines_kept():

@@ -32,9 +32,9 @@ works on about four times as many feature positions.
 
 Whether what loaded holds TF-Hub's published weights can only be known as far as the loader
 sees: ``DetectorInfo.source`` is ``"tfhub"`` when a TF-Hub handle loaded (the weights are then
-whatever that handle's cache holds) and ``"stand-in"`` when a course stand-in loaded, either
-offline or because TF-Hub's cache holds one under the handle (stand-ins carry a marker file,
-:data:`STANDIN_MARKER`). Nothing here checks accuracy.
+whatever TF-Hub's cache holds for that handle: the published ones, unless the cache was filled
+otherwise, as the Colab rehearsal fills it with random-weight files) and ``"stand-in"`` when a
+local stand-in loaded. Nothing here checks accuracy, and no output claims it.
 
 TensorFlow is imported only inside functions: ``import helpers.tfhub`` stays light.
 """
@@ -59,7 +59,7 @@ HANDLES = {
 MODEL_NAMES = tuple(HANDLES)
 
 #: Bump when the stand-in graph changes: cached stand-ins with another version are rebuilt.
-STANDIN_VERSION = "5"  # 5: stand-ins carry STANDIN_MARKER
+STANDIN_VERSION = "4"
 STANDIN_SEED = 0
 NUM_CLASSES = 600  # Open Images V4 boxable classes (the heads add one background class)
 MAX_DETECTIONS = 100  # both real models return 100 detections
@@ -77,9 +77,6 @@ _CONFIGS = {
     ("faster_rcnn_inception_resnet_v2", "tiny"): {"min_side": 96, "max_side": 160, "proposals": 8},
 }
 
-#: File written into every stand-in SavedModel folder: how a stand-in is recognised wherever it is loaded from.
-STANDIN_MARKER = "course_standin.json"
-
 #: What each full stand-in keeps from the real model and what it changes (printed by notebook 04).
 STANDIN_DIFFERENCES = {
     "ssd_mobilenet_v2": {
@@ -91,8 +88,8 @@ STANDIN_DIFFERENCES = {
         ],
         "changes": [
             "random weights (seed 0): the boxes and scores mean nothing",
-            "Keras MobileNetV2 layers instead of the TF object-detection API's slim ones (same shapes, "
-            "kernels may differ); batch norm is kept as separate ops rather than folded",
+            "Keras MobileNetV2 layers instead of the TF object-detection API's slim ones (same layer shapes; "
+            "padding and op choices may differ)",
             "post-processing cost: NMS work depends on how many scores pass the threshold, and random "
             "weights give a different score distribution from trained ones",
         ],
@@ -108,8 +105,8 @@ STANDIN_DIFFERENCES = {
         "changes": [
             "random weights (seed 0): the boxes and scores mean nothing",
             "first stage at stride 16 where the real model uses stride 8 with atrous (dilated, rate 2) "
-            "block17 units: about 4x fewer feature positions for the first stage and the RPN, so the "
-            "stand-in is cheaper than the real model there",
+            "block17 units: about 4x fewer feature positions for the first stage and the RPN, so this "
+            "first stage does less work than the real one",
             "Keras Inception-ResNet-V2 (VALID paddings) instead of the API's aligned SAME-padding version",
             "post-processing cost: NMS work depends on the score distribution, which random weights do not have",
         ],
@@ -153,9 +150,8 @@ def _check_name(name) -> None:
 class DetectorInfo:
     """What was loaded, from where, and what it cost.
 
-    ``source`` is ``"tfhub"`` (a TF-Hub handle loaded and its folder is not a course stand-in: the
-    weights are the ones published under that handle, as far as the loader can tell) or
-    ``"stand-in"`` (random weights). ``loaded_from`` says what ``hub.load`` was given: the TF-Hub
+    ``source`` is ``"tfhub"`` (a TF-Hub handle loaded: the weights are the ones published under
+    that handle, as far as the loader can tell) or ``"stand-in"`` (random weights). ``loaded_from`` says what ``hub.load`` was given: the TF-Hub
     handle, or the stand-in folder relative to the course cache. ``build_s`` is the time spent
     building a stand-in (0 on a cache hit or online), ``load_s`` the ``hub.load`` time (online on
     the first run it includes the download), ``size_mib`` the SavedModel folder on disk,
@@ -185,7 +181,7 @@ class DetectorInfo:
     @property
     def weights(self) -> str:
         return ("as published under the TF-Hub handle (not checked here)" if self.published_weights
-                else f"random (course stand-in, {self.variant})")
+                else f"random (stand-in, {self.variant})")
 
     def params_text(self) -> str:
         return "unavailable" if self.n_params is None else f"{self.n_params / 1e6:.1f} M"
@@ -383,20 +379,12 @@ def load_detector(name: str, *, variant: str | None = None, online: bool | None 
             reason = (f"download failed ({type(error).__name__}: {str(error)[:80]}; "
                       "TF-Hub cache: $TFHUB_CACHE_DIR)")
         else:
-            marker = read_standin_marker(path)
             n_params, how = count_weights(fn)
-            info = DetectorInfo(name, HANDLES[name], "stand-in" if marker else "tfhub",
-                                marker.get("variant", "unknown") if marker else None, str(path),
-                                folder_size_mib(path), n_params, load_s, 0.0,
-                                loaded_from=f"TF-Hub handle {HANDLES[name]}", params_from=how)
+            info = DetectorInfo(name, HANDLES[name], "tfhub", None, str(path), folder_size_mib(path), n_params,
+                                load_s, 0.0, loaded_from=f"TF-Hub handle {HANDLES[name]}", params_from=how)
             if verbose:
-                if marker:
-                    print(f"[TF-Hub cache holds a stand-in] {name}: loaded from TF-Hub handle {HANDLES[name]}, "
-                          f"but the cached folder is a course stand-in ({info.variant}, random weights) - "
-                          "timings and memory are the stand-in's, detections are meaningless.")
-                else:
-                    print(f"[TF-Hub] {name}: loaded from TF-Hub handle {HANDLES[name]} in {load_s:.1f} s "
-                          "(weights as published under that handle; this notebook does not measure their accuracy).")
+                print(f"[TF-Hub] {name}: loaded from TF-Hub handle {HANDLES[name]} in {load_s:.1f} s "
+                      "(weights as published under that handle; this notebook does not measure their accuracy).")
             return (fn, info) if return_info else fn
 
     path, build_s = ensure_standin(name, variant)
@@ -424,19 +412,6 @@ def _cache_relative(path) -> str:
         return "<course cache>/" + path.relative_to(_root_cache_dir()).as_posix()
     except ValueError:
         return path.name
-
-
-def read_standin_marker(path) -> dict | None:
-    """The marker a course stand-in carries in its SavedModel folder (:data:`STANDIN_MARKER`), or None."""
-    import json
-
-    marker = Path(path) / STANDIN_MARKER
-    if not marker.is_file():
-        return None
-    try:
-        return json.loads(marker.read_text())
-    except ValueError:
-        return {"variant": "unknown"}
 
 
 def _keep_alive(fn, module):
@@ -752,11 +727,6 @@ def _build_standin(name: str, path, variant: str = "full") -> Path:
         tf.get_logger().setLevel("ERROR")  # no "Assets written to ..." lines
         keras.utils.set_random_seed(STANDIN_SEED)
         (_build_ssd if name == "ssd_mobilenet_v2" else _build_frcnn)(path, variant)
-        import json
-
-        (Path(path) / STANDIN_MARKER).write_text(json.dumps(
-            {"name": name, "variant": variant, "version": STANDIN_VERSION, "seed": STANDIN_SEED,
-             "weights": "random", "built_by": "helpers.tfhub"}))
     finally:
         tf.get_logger().setLevel(log_level)
         random.setstate(py_state)

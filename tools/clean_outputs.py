@@ -85,7 +85,8 @@ def _bar_text(model_id: str, state: dict) -> str | None:
         return None
     left, progress, right = (c.get("state", {}) for c in children)
     value, maximum = progress.get("value") or 0, progress.get("max") or 0
-    ltext, rtext = html.unescape(left.get("value", "")), html.unescape(right.get("value", ""))
+    # tqdm.notebook writes spaces as U+2007 (figure space) to keep the widths: back to plain spaces
+    ltext, rtext = (html.unescape(part.get("value", "")).replace("\u2007", " ") for part in (left, right))
     if not maximum:  # no total: tqdm shows no bar
         return f"{ltext}{rtext}".rstrip()
     filled = max(0, min(10, int(10 * value / maximum)))

@@ -94,8 +94,8 @@ def test_widget_bar_becomes_its_final_line_and_state_is_dropped():
     assert any("widget output" in p for p in found) and any("widget state" in p for p in found)
     co.clean(nb)
     outs = nb.cells[0].outputs
-    assert outs[0].output_type == "stream" and outs[0].name == "stderr"
-    assert outs[0].text == "Training: 100%|██████████| 50/50 [00:00<00:00, 95.3it/s]\n"
+    assert outs[0].output_type == "display_data" and list(outs[0].data) == ["text/plain"]
+    assert outs[0].data["text/plain"] == "Training: 100%|██████████| 50/50 [00:00<00:00, 95.3it/s]"
     assert "widgets" not in nb.metadata
     assert co.problems(nb) == []
 
@@ -105,7 +105,7 @@ def test_widget_bar_closed_without_leave_disappears_and_other_widgets_keep_their
     nb = notebook(widget_output("gone", "0%"), widget_output("w2", "IntSlider(value=3)"),
                   metadata={"widgets": {co.WIDGET_STATE: {"state": state}}})
     co.clean(nb)
-    assert [o.text for o in nb.cells[0].outputs] == ["IntSlider(value=3)\n"]
+    assert [o.data["text/plain"] for o in nb.cells[0].outputs] == ["IntSlider(value=3)"]
 
 
 def test_partial_widget_bar_keeps_its_reason():
@@ -113,7 +113,7 @@ def test_partial_widget_bar_keeps_its_reason():
                              " 2227/4000 [18:00&lt;14:24, 2.05it/s, loss=0.590, stopped: time budget of 1080 s reached]")
     nb = notebook(widget_output("m", "0%"), metadata={"widgets": {co.WIDGET_STATE: {"state": state}}})
     co.clean(nb)
-    assert nb.cells[0].outputs[0].text.startswith("budget:  56%|█████     | 2227/4000 [18:00<14:24")
+    assert nb.cells[0].outputs[0].data["text/plain"].startswith("budget:  56%|█████     | 2227/4000 [18:00<14:24")
     assert co.problems(nb) == []
 
 
@@ -179,7 +179,7 @@ def test_run_notebooks_executes_cleans_and_checks(tmp_path):
     _, found = run_notebooks.run(path, fast=True, timeout=120)
     assert found == []
     out = nbformat.read(path, as_version=4)
-    text = "".join(o.get("text", "") for o in out.cells[0].outputs)
+    text = "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") + "\n" for o in out.cells[0].outputs)
     assert "C++ log line" not in text
     assert "work: 100%" in text and "30/30" in text
     assert "budgeted:  40%" in text and "stopped: time budget reached" in text

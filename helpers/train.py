@@ -133,13 +133,18 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
     if progress:
         from tqdm.auto import tqdm
 
-        steps = tqdm(steps, desc=desc, initial=start, total=iterations, unit="it")
+        # mininterval and refresh=False below: a refresh per second, not one per iteration (a
+        # notebook keeps every text refresh as output)
+        steps = tqdm(steps, desc=desc, initial=start, total=iterations, unit="it", mininterval=1.0)
     batches = _batches(len(dataset), batch_size, seed, start)
     spent = float(np.sum(history["seconds"]))  # time already spent before a resume
     history["stopped_by"] = "iterations"
     for it in steps:
         if time_budget_s is not None and spent >= time_budget_s:
             history["stopped_by"] = "time budget"
+            if progress:  # the bar ends short of its total by design: say so on its last line
+                why = f"stopped: time budget of {time_budget_s:g} s reached"
+                steps.set_postfix_str(f"{steps.postfix}, {why}" if steps.postfix else why)
             break
         # schedule position: iterations done, or the time budget spent, whichever is further
         position = it if time_budget_s is None else max(it, iterations * spent / time_budget_s)
@@ -170,9 +175,12 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
         history["seconds"].append(time.perf_counter() - tic)
         spent += history["seconds"][-1]
         if progress:
-            steps.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}", lr=f"{history['lr'][-1]:.4f}")
+            steps.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}", lr=f"{history['lr'][-1]:.4f}",
+                              refresh=False)
         if checkpoint is not None and (it + 1) % checkpoint_every == 0:
             save_checkpoint(checkpoint, model, opt, iteration=it + 1, history=history)
+    if progress:
+        steps.close()
     if checkpoint is not None and history["iteration"]:
         save_checkpoint(checkpoint, model, opt, iteration=history["iteration"][-1], history=history)
     model.eval()

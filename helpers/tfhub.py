@@ -188,9 +188,10 @@ class DetectorInfo:
 
     def __str__(self) -> str:
         built = f", built in {self.build_s:.1f} s" if self.build_s else ""
+        params = ("parameters unavailable (neither variables nor float constants to count)" if self.n_params is None
+                  else f"parameters {self.params_text()} ({self.params_from})")
         return (f"{self.name}: loaded from {self.loaded_from or self.path} | weights {self.weights} | "
-                f"parameters {self.params_text()} ({self.params_from}) | {self.size_mib:.0f} MiB on disk | "
-                f"hub.load {self.load_s:.1f} s{built}")
+                f"{params} | {self.size_mib:.0f} MiB on disk | hub.load {self.load_s:.1f} s{built}")
 
 
 def folder_size_mib(path) -> float:

@@ -180,6 +180,9 @@ def test_parameters_of_a_frozen_graph_are_its_float_constants(tf, tmp_path):
     _save_frozen_graph(tmp_path / "empty", tf, with_weights=False)
     empty = hub.load(str(tmp_path / "empty")).signatures["default"]
     assert tfhub.count_weights(empty) == (None, "unavailable")
+    info = tfhub.DetectorInfo("ssd_mobilenet_v2", "h", "tfhub", None, "p", 1.0, None, 0.1, 0.0,
+                              loaded_from="TF-Hub handle h", params_from="unavailable")
+    assert "parameters unavailable" in str(info) and info.params_text() == "unavailable"
 
 
 def test_stand_in_parameters_come_from_its_variables(tf, tmp_cache):

@@ -1,4 +1,4 @@
-"""Timing and memory measurement done right: cold call apart, warm median/p90, GPU sync, peak RSS.
+"""Timing and memory measurement done right: cold call apart, warm median/p90, interleaved runs, GPU sync, peak RSS.
 
 A single call that includes graph tracing or lazy initialisation is not the model's latency;
 an increment reported by ``%memit`` after the model was already loaded is not its memory.
@@ -16,6 +16,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+#: Fewest runs from which a 90th percentile is reported: from fewer, the p90 is nearly the maximum.
+MIN_RUNS_FOR_P90 = 10
+
 
 @dataclass(frozen=True)
 class BenchmarkResult:
@@ -30,35 +33,46 @@ class BenchmarkResult:
     repeat: int
     warmup: int
     device: str
+    max_ms: float = float("nan")
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def __str__(self) -> str:
-        return (f"cold {self.cold_ms:.1f} ms | warm median {self.median_ms:.2f} ms, p90 {self.p90_ms:.2f} ms "
+        # a p90 of fewer than MIN_RUNS_FOR_P90 runs is close to the maximum: show the range instead
+        spread = (f"p90 {self.p90_ms:.2f} ms" if self.repeat >= MIN_RUNS_FOR_P90
+                  else f"min {self.min_ms:.2f}, max {self.max_ms:.2f} ms")
+        return (f"cold {self.cold_ms:.1f} ms | warm median {self.median_ms:.2f} ms, {spread} "
                 f"| {self.fps:.3g} FPS ({self.repeat} runs after {self.warmup} warm-up, {self.device})")
 
 
-def _synchronizer(sync: str | Callable[[], None] | None) -> tuple[Callable[[], None], str]:
-    """Pick the function that waits for queued GPU work, without importing any framework."""
+def _synchronizer(sync: str | Callable[[], None] | None) -> tuple[Callable[[object], None], str]:
+    """Pick the function run after each timed call, before the clock stops; import no framework.
+
+    The returned ``wait(result)`` receives the timed call's result. torch waits with
+    ``torch.cuda.synchronize()``. TensorFlow has no global "wait for the GPU" call: its eager
+    ops and functions return as soon as their kernels are queued, and what makes the host wait
+    for *this* call's work is pulling *its* outputs to the host, so on a TensorFlow GPU the
+    wait materialises the result (a fresh ``tf.constant(0.0).numpy()`` would wait for nothing
+    that was launched). A user callable is called without arguments.
+    """
     if callable(sync):
-        return sync, "custom sync"
+        return (lambda result: sync()), "custom sync"
     if sync not in (None, "auto", "none", "torch", "tensorflow"):
         raise ValueError(f"sync must be None, 'auto', 'none', 'torch', 'tensorflow' or a callable, got {sync!r}")
     if sync == "none":
-        return (lambda: None), "cpu"
+        return (lambda result: None), "cpu"
     if sync in ("torch", None, "auto") and "torch" in sys.modules:
         import torch
 
         if torch.cuda.is_available():
-            return torch.cuda.synchronize, "cuda (torch, synchronised)"
+            return (lambda result: torch.cuda.synchronize()), "cuda (torch, synchronised)"
     if sync in ("tensorflow", None, "auto") and "tensorflow" in sys.modules:
         import tensorflow as tf
 
         if tf.config.list_physical_devices("GPU"):
-            # TF eager ops run asynchronously on GPU; pulling a value to the host waits for them.
-            return (lambda: tf.constant(0.0).numpy()), "gpu (tensorflow, synchronised)"
-    return (lambda: None), "cpu"
+            return _materialise, "gpu (tensorflow, outputs copied to the host)"
+    return (lambda result: None), "cpu"
 
 
 def _materialise(result) -> None:
@@ -98,12 +112,12 @@ def benchmark(fn: Callable, *args, warmup: int = 3, repeat: int = 20, sync=None,
     wait, device = _synchronizer(sync)
 
     def timed_call() -> float:
-        wait()
+        wait(None)  # nothing of an earlier call still running when the clock starts
         start = time.perf_counter()
         out = fn(*args, **kwargs)
         if materialise:
             _materialise(out)
-        wait()
+        wait(out)
         return (time.perf_counter() - start) * 1000.0
 
     cold = timed_call()
@@ -114,8 +128,91 @@ def benchmark(fn: Callable, *args, warmup: int = 3, repeat: int = 20, sync=None,
     return BenchmarkResult(
         cold_ms=cold, median_ms=median, p90_ms=float(np.percentile(times, 90)), mean_ms=float(times.mean()),
         min_ms=float(times.min()), fps=1000.0 / median if median > 0 else float("inf"), repeat=repeat,
-        warmup=warmup, device=device,
+        warmup=warmup, device=device, max_ms=float(times.max()),
     )
+
+
+@dataclass(frozen=True)
+class TimingStats:
+    """Statistics of ``n`` timed calls in milliseconds; ``p90_ms`` is None below ``MIN_RUNS_FOR_P90`` runs."""
+
+    n: int
+    median_ms: float
+    min_ms: float
+    max_ms: float
+    p90_ms: float | None
+    times_ms: tuple[float, ...]
+
+    @classmethod
+    def from_times(cls, times_ms) -> TimingStats:
+        times = np.asarray(times_ms, dtype=np.float64).reshape(-1)
+        if not len(times):
+            raise ValueError("times_ms must hold at least one time")
+        p90 = float(np.percentile(times, 90)) if len(times) >= MIN_RUNS_FOR_P90 else None
+        return cls(n=len(times), median_ms=float(np.median(times)), min_ms=float(times.min()),
+                   max_ms=float(times.max()), p90_ms=p90, times_ms=tuple(float(t) for t in times))
+
+    def __str__(self) -> str:
+        spread = f"p90 {self.p90_ms:.1f} ms" if self.p90_ms is not None else f"min {self.min_ms:.1f}, max {self.max_ms:.1f} ms"
+        return f"median {self.median_ms:.1f} ms, {spread} ({self.n} runs)"
+
+
+def interleaved(calls: dict, repeat: dict, *, warmup: int = 1, sync=None, materialise: bool = True,
+                progress=None) -> dict:
+    """Time several callables in alternation, so that a change of load on a shared machine hits all of them.
+
+    Timing one model after the other puts each in a different stretch of time: a neighbour's
+    job that starts halfway through slows only the second one, and the ratio is wrong. Here the
+    calls are spread over rounds: with ``repeat={"a": 30, "b": 10}`` every round runs ``a``
+    three times and ``b`` once, for 10 rounds.
+
+    Parameters
+    ----------
+    calls : dict name -> callable taking no arguments (inputs already prepared)
+    repeat : dict name -> timed calls (int >= 1) for every name in ``calls``
+    warmup : untimed calls of each callable before the first round
+    sync, materialise : as in :func:`benchmark`
+    progress : optional wrapper of the rounds iterator (e.g. ``tqdm.auto.tqdm``)
+
+    Returns
+    -------
+    dict name -> :class:`TimingStats`
+    """
+    if not calls:
+        raise ValueError("calls must name at least one callable")
+    for name, fn in calls.items():
+        if not callable(fn):
+            raise TypeError(f"calls[{name!r}] must be callable, got {type(fn).__name__}")
+    if set(repeat) != set(calls):
+        raise ValueError(f"repeat must give a count for exactly the names in calls {sorted(calls)}, got {sorted(repeat)}")
+    for name, n in repeat.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"repeat[{name!r}] must be an int >= 1, got {n!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    wait, _ = _synchronizer(sync)
+
+    def timed(fn) -> float:
+        wait(None)
+        start = time.perf_counter()
+        out = fn()
+        if materialise:
+            _materialise(out)
+        wait(out)
+        return (time.perf_counter() - start) * 1000.0
+
+    for fn in calls.values():
+        for _ in range(warmup):
+            timed(fn)
+    rounds = min(repeat.values())
+    # per round, each name runs its share; the remainder is spread over the first rounds
+    plan = {name: [n // rounds + (r < n % rounds) for r in range(rounds)] for name, n in repeat.items()}
+    times: dict = {name: [] for name in calls}
+    iterator = range(rounds) if progress is None else progress(range(rounds))
+    for r in iterator:
+        for name, fn in calls.items():
+            times[name].extend(timed(fn) for _ in range(plan[name][r]))
+    return {name: TimingStats.from_times(t) for name, t in times.items()}
 
 
 @dataclass(frozen=True)
@@ -161,14 +258,16 @@ def throughput(fn: Callable, inputs, *, batch_size: int = 1, warmup: int = 1, sy
         out = fn(x)
         if materialise:
             _materialise(out)
+        return out
 
     for _ in range(warmup):
-        call(inputs[0])
-    wait()
+        wait(call(inputs[0]))
+    wait(None)
     start = time.perf_counter()
+    out = None
     for x in inputs:
-        call(x)
-    wait()
+        out = call(x)
+    wait(out)
     total = time.perf_counter() - start
     images = len(inputs) * batch_size
     return ThroughputResult(images=images, calls=len(inputs), total_s=total,
@@ -191,6 +290,10 @@ class MemoryResult:
 def peak_memory(fn: Callable, *args, interval: float = 0.01, **kwargs) -> tuple[MemoryResult, object]:
     """Run ``fn(*args, **kwargs)`` once and measure this process's peak RSS with memory_profiler.
 
+    RSS is sampled when ``fn`` starts, every ``interval`` seconds, and once after it returns:
+    memory allocated and freed between two samples is missed, so the interval must be short
+    against ``fn``'s duration (``%memit``'s default is 0.1 s; here 0.01 s).
+
     The increment is peak minus the RSS just before the call: memory that was already allocated
     (a model loaded earlier, buffers kept from a previous run) does not show in it, which is why
     a second ``%memit`` of the same call reports ~0 MiB. Returns ``(MemoryResult, fn's result)``.
@@ -202,8 +305,10 @@ def peak_memory(fn: Callable, *args, interval: float = 0.01, **kwargs) -> tuple[
     from memory_profiler import memory_usage
 
     baseline = memory_usage(-1, interval=interval, timeout=interval * 2, max_usage=True)
+    # max_iterations=1: memory_usage otherwise re-runs a call that gave fewer than 5 samples, each
+    # time with a 10x shorter interval; a model's first call must run exactly once.
     peak, result = memory_usage((fn, args, kwargs), interval=interval, max_usage=True, retval=True,
-                                include_children=False)
+                                include_children=False, max_iterations=1)
     baseline, peak = float(np.max(baseline)), float(np.max(peak))
     return MemoryResult(baseline_mib=baseline, peak_mib=peak, increment_mib=max(0.0, peak - baseline)), result
 
@@ -231,3 +336,26 @@ def gpu_memory_mib(framework: str, device: str | int = 0) -> dict | None:
         info = tf.config.experimental.get_memory_info(name)
         return {"current_mib": info["current"] / 2**20, "peak_mib": info["peak"] / 2**20}
     raise ValueError(f"framework must be 'torch' or 'tensorflow', got {framework!r}")
+
+
+def tf_gpu_memory_during(fn: Callable, *args, device: str = "GPU:0", **kwargs) -> tuple[dict | None, object]:
+    """Run ``fn(*args, **kwargs)`` once and report TensorFlow's GPU memory for it, in MiB.
+
+    On a GPU: the peak counter is reset (``tf.config.experimental.reset_memory_stats``), ``fn``
+    runs, its result is copied to the host (so its GPU work is finished), and
+    ``tf.config.experimental.get_memory_info`` gives ``current_mib`` (held after the call:
+    weights and cached buffers) and ``peak_mib`` (the most held during the call). Without a
+    GPU, ``fn`` still runs and the dict is None: RSS (:func:`peak_memory`) is then the measure.
+    Returns ``(dict or None, fn's result)``.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        return None, fn(*args, **kwargs)
+    tf.config.experimental.reset_memory_stats(device)
+    result = fn(*args, **kwargs)
+    _materialise(result)
+    info = tf.config.experimental.get_memory_info(device)
+    return {"current_mib": info["current"] / 2**20, "peak_mib": info["peak"] / 2**20}, result

@@ -20,15 +20,21 @@ the real architecture, saved as a SavedModel under ``data/cache/standins`` and l
 the same ``hub.load(path).signatures["default"]`` call, so timing and memory code runs
 unchanged. Its detections mean nothing.
 
-- SSD stand-in: resize to 300x300, Keras MobileNetV2 features (19x19 and 10x10 maps) plus four
-  extra SSD layers, 1917 anchors, box and 601-class sigmoid heads, per-class NMS (as the real
-  ``ssd_mobilenet_v2`` Open Images config).
-- Faster R-CNN stand-in: aspect-preserving resize to min side 600 / max side 1024, Keras
-  Inception-ResNet-V2 up to ``block17_20`` (stride 16) as the first stage, an RPN (12 anchors
-  per position), NMS to 300 proposals, ``crop_and_resize`` to 17x17, the rest of
-  Inception-ResNet-V2 (``mixed_7a`` to ``conv_7b``) run once per proposal as the second stage,
-  601-class softmax and per-class boxes, per-class NMS. The real model's first stage is atrous
-  (stride 8), so the stand-in is somewhat cheaper than the real thing.
+What each stand-in keeps and changes is spelled out in :data:`STANDIN_DIFFERENCES` (the
+notebook prints it). In short: the SSD stand-in follows the real ``ssd_mobilenet_v2`` Open
+Images V4 config (300x300, MobileNetV2 19x19 and 10x10 maps plus four extra layers, 1917
+anchors, sigmoid scores, per-class NMS); the Faster R-CNN stand-in has the real resize (min side
+600 / max side 1024), 300 proposals, 17x17 crops and Inception-ResNet-V2 split at the same
+place, but its first stage has stride 16 where the real model's is 8 (atrous): the TF object
+detection API's ``faster_rcnn_inception_resnet_v2_atrous_oid_v4.config`` sets
+``first_stage_features_stride: 8`` and ``first_stage_atrous_rate: 2``, so the real first stage
+works on about four times as many feature positions.
+
+Whether what loaded holds TF-Hub's published weights can only be known as far as the loader
+sees: ``DetectorInfo.source`` is ``"tfhub"`` when a TF-Hub handle loaded (the weights are then
+whatever TF-Hub's cache holds for that handle: the published ones, unless the cache was filled
+otherwise, as the Colab rehearsal fills it with random-weight files) and ``"stand-in"`` when a
+local stand-in loaded. Nothing here checks accuracy, and no output claims it.
 
 TensorFlow is imported only inside functions: ``import helpers.tfhub`` stays light.
 """
@@ -71,6 +77,42 @@ _CONFIGS = {
     ("faster_rcnn_inception_resnet_v2", "tiny"): {"min_side": 96, "max_side": 160, "proposals": 8},
 }
 
+#: What each full stand-in keeps from the real model and what it changes (printed by notebook 04).
+STANDIN_DIFFERENCES = {
+    "ssd_mobilenet_v2": {
+        "keeps": [
+            "the TF-Hub 'default' signature: input images [1, H, W, 3] in [0, 1], the five detection outputs",
+            "resize to 300x300 inside; MobileNetV2 (depth 1.0) with feature maps 19x19 (block 13 expansion) and 10x10",
+            "four extra SSD layers, 1917 anchors (3 + 6 per cell), 601-class sigmoid scores, per-class NMS "
+            "(IoU 0.6, score > 1e-8, 100 detections), as the ssd_mobilenet_v2_oid_v4 config",
+        ],
+        "changes": [
+            "random weights (seed 0): the boxes and scores mean nothing",
+            "Keras MobileNetV2 layers instead of the TF object-detection API's slim ones (same layer shapes; "
+            "padding and op choices may differ)",
+            "post-processing cost: NMS work depends on how many scores pass the threshold, and random "
+            "weights give a different score distribution from trained ones",
+        ],
+    },
+    "faster_rcnn_inception_resnet_v2": {
+        "keeps": [
+            "the TF-Hub 'default' signature: input images [1, H, W, 3] in [0, 1], the five detection outputs",
+            "keep-aspect resize to min side 600 / max side 1024; Inception-ResNet-V2 split after the 20 "
+            "block17 units (first stage) and mixed_7a..conv_7b run on every proposal (second stage)",
+            "RPN with 12 anchors per position (4 scales x 3 ratios), NMS (IoU 0.7) to 300 proposals, "
+            "17x17 crop_and_resize, 601-class softmax, per-class boxes and NMS (IoU 0.6, 100 detections)",
+        ],
+        "changes": [
+            "random weights (seed 0): the boxes and scores mean nothing",
+            "first stage at stride 16 where the real model uses stride 8 with atrous (dilated, rate 2) "
+            "block17 units: about 4x fewer feature positions for the first stage and the RPN, so this "
+            "first stage does less work than the real one",
+            "Keras Inception-ResNet-V2 (VALID paddings) instead of the API's aligned SAME-padding version",
+            "post-processing cost: NMS work depends on the score distribution, which random weights do not have",
+        ],
+    },
+}
+
 #: How many stand-ins this process has built (tests read it to tell a cache hit from a build).
 BUILD_COUNT = {"n": 0}
 
@@ -106,12 +148,16 @@ def _check_name(name) -> None:
 
 @dataclass(frozen=True)
 class DetectorInfo:
-    """What was loaded and what it cost.
+    """What was loaded, from where, and what it cost.
 
-    ``source`` is ``"tfhub"`` (real weights) or ``"stand-in"`` (random weights). ``build_s`` is the
-    time spent building a stand-in (0 on a cache hit or online), ``load_s`` the ``hub.load`` time
-    (online on the first run it includes the download), ``size_mib`` the SavedModel folder on
-    disk, ``n_params`` the number of weights in the signature's variables.
+    ``source`` is ``"tfhub"`` (a TF-Hub handle loaded: the weights are the ones published under
+    that handle, as far as the loader can tell) or ``"stand-in"`` (random weights). ``loaded_from`` says what ``hub.load`` was given: the TF-Hub
+    handle, or the stand-in folder relative to the course cache. ``build_s`` is the time spent
+    building a stand-in (0 on a cache hit or online), ``load_s`` the ``hub.load`` time (online on
+    the first run it includes the download), ``size_mib`` the SavedModel folder on disk,
+    ``n_params`` the number of weights (None when they cannot be counted) and ``params_from``
+    how they were counted. ``fallback_reason`` is set when a TF-Hub load failed and a stand-in
+    replaced it.
     """
 
     name: str
@@ -120,15 +166,32 @@ class DetectorInfo:
     variant: str | None
     path: str
     size_mib: float
-    n_params: int
+    n_params: int | None
     load_s: float
     build_s: float
+    loaded_from: str = ""
+    params_from: str = ""
+    fallback_reason: str | None = None
+
+    @property
+    def published_weights(self) -> bool:
+        """True when the weights are TF-Hub's published ones as far as can be known (see the class docstring)."""
+        return self.source == "tfhub"
+
+    @property
+    def weights(self) -> str:
+        return ("as published under the TF-Hub handle (not checked here)" if self.published_weights
+                else f"random (stand-in, {self.variant})")
+
+    def params_text(self) -> str:
+        return "unavailable" if self.n_params is None else f"{self.n_params / 1e6:.1f} M"
 
     def __str__(self) -> str:
-        kind = "TF-Hub weights" if self.source == "tfhub" else f"stand-in ({self.variant}, random weights)"
         built = f", built in {self.build_s:.1f} s" if self.build_s else ""
-        return (f"{self.name}: {kind}, {self.n_params / 1e6:.1f} M parameters, {self.size_mib:.0f} MiB on disk, "
-                f"hub.load {self.load_s:.1f} s{built}")
+        params = ("parameters unavailable (neither variables nor float constants to count)" if self.n_params is None
+                  else f"parameters {self.params_text()} ({self.params_from})")
+        return (f"{self.name}: loaded from {self.loaded_from or self.path} | weights {self.weights} | "
+                f"{params} | {self.size_mib:.0f} MiB on disk | hub.load {self.load_s:.1f} s{built}")
 
 
 def folder_size_mib(path) -> float:
@@ -136,9 +199,123 @@ def folder_size_mib(path) -> float:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 2**20
 
 
-def count_parameters(fn) -> int:
-    """Number of weights in the variables a concrete function (a signature) captures."""
-    return int(sum(int(np.prod(v.shape)) for v in fn.variables))
+def count_weights(fn) -> tuple[int | None, str]:
+    """Number of weights a signature holds, and how they were counted.
+
+    A TF2 SavedModel (the stand-ins) keeps its weights in variables: ``fn.variables``. The
+    TF-Hub Open Images detectors are frozen TF1 graphs with no variables at all ("Saver not
+    created because there are no variables" when loading): their weights are floating-point
+    ``Const`` tensors of the signature's graph, so those are counted instead (this also counts
+    the few small float constants such a graph holds, e.g. thresholds). Returns
+    ``(None, "unavailable")`` when neither holds anything.
+    """
+    n_var = int(sum(int(np.prod(v.shape)) for v in fn.variables))
+    if n_var:
+        return n_var, "variables"
+    graph = getattr(fn, "graph", None)
+    n_const = 0
+    if graph is not None:
+        for op in graph.get_operations():
+            if op.type == "Const" and op.outputs and op.outputs[0].dtype.is_floating:
+                shape = op.outputs[0].shape
+                if shape.is_fully_defined():
+                    n_const += int(np.prod(shape.as_list(), dtype=np.int64))
+    if n_const:
+        return n_const, "float constants of the frozen graph"
+    return None, "unavailable"
+
+
+def count_parameters(fn) -> int | None:
+    """Number of weights of a signature (see :func:`count_weights`), None when unavailable."""
+    return count_weights(fn)[0]
+
+
+def import_tensorflow():
+    """Import TensorFlow and probe its devices without the C++ start-up lines a learner cannot act on.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` does not silence what TensorFlow's C++ code logs before its logging
+    is initialised (the absl banner, "oneDNN custom operations are on", "Could not find cuda
+    drivers"), nor the ``failed call to cuInit`` error on a machine without a GPU. They are
+    written straight to file descriptor 2, so it is captured during the import and the first
+    device probe; known start-up lines are dropped and anything else is passed on to
+    ``sys.stderr``. Returns the ``tensorflow`` module (already imported: returned as is).
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # the CUDA probe (cuInit) happens here
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", "replace")
+    kept = drop_startup_noise(text)
+    if kept:
+        sys.stderr.write(kept)
+    return tf
+
+
+#: TensorFlow's start-up lines that say nothing a learner can act on (see :func:`import_tensorflow`).
+_STARTUP_NOISE = (
+    "absl::InitializeLog", "oneDNN custom operations", "Could not find cuda drivers", "failed call to cuInit",
+    "Unable to register cuDNN factory", "Unable to register cuFFT factory", "Unable to register cuBLAS factory",
+    "TF-TRT Warning", "optimized to use available CPU instructions", "cpu_feature_guard",
+)
+
+
+def drop_startup_noise(text: str) -> str:
+    """``text`` without TensorFlow's known start-up lines (and blank lines); other lines are kept."""
+    kept = [line for line in text.splitlines() if line.strip() and not any(n in line for n in _STARTUP_NOISE)]
+    return "".join(line + "\n" for line in kept)
+
+
+def configure_threads(intra_op: int, inter_op: int) -> tuple[int, int]:
+    """Fix TensorFlow's CPU thread pools; returns what TensorFlow reports back.
+
+    ``intra_op``: threads one op (a convolution, a matmul) may use; ``inter_op``: how many
+    independent ops may run at once. The defaults depend on the machine, so timings from two
+    runs may not have used the same parallelism. Must run before TensorFlow executes its first
+    op (it cannot be changed afterwards: restart the kernel).
+    """
+    for label, value in (("intra_op", intra_op), ("inter_op", inter_op)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be an int >= 1, got {value!r}")
+    tf = import_tensorflow()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError as error:
+        raise RuntimeError("TensorFlow's thread pools are fixed once it has run an op: call configure_threads "
+                           "before any TensorFlow computation (restart the kernel)") from error
+    return (tf.config.threading.get_intra_op_parallelism_threads(),
+            tf.config.threading.get_inter_op_parallelism_threads())
+
+
+def start_runtime() -> str:
+    """Run TensorFlow's first ops (a matmul and a convolution) and return the device they ran on.
+
+    TensorFlow creates its thread pools, and on a GPU the CUDA context and cuDNN handles, when
+    the first ops run. Doing it here, before a model is loaded, keeps that one-off cost (hundreds
+    of MiB of host memory for CUDA) out of the memory attributed to loading a model; measure this
+    call on its own to see it.
+    """
+    tf = import_tensorflow()
+    x = tf.ones([1, 8, 8, 3])
+    y = tf.nn.conv2d(x, tf.ones([3, 3, 3, 4]), strides=1, padding="SAME")
+    z = tf.matmul(tf.reshape(y, [64, 4]), tf.ones([4, 2]))
+    z.numpy()
+    return z.device.split("device:")[-1] if "device:" in z.device else z.device
 
 
 def _import_hub():
@@ -172,7 +349,7 @@ def load_detector(name: str, *, variant: str | None = None, online: bool | None 
         or "reduced" for Faster R-CNN when ``COURSE_FAST=1``. Ignored online.
     online : force the online (True) or offline (False) path; ``None`` asks ``helpers.env.is_online()``
     return_info : also return a :class:`DetectorInfo`
-    verbose : offline (or when the download fails), print the one-line notice
+    verbose : print the one-line notice of what loaded (TF-Hub handle or stand-in, and why)
 
     Returns
     -------
@@ -192,31 +369,50 @@ def load_detector(name: str, *, variant: str | None = None, online: bool | None 
     hub = _import_hub()
     reason = "network offline"
     if online:
-        cache = tfhub_cache_dir()
+        tfhub_cache_dir()
         try:
             start = time.perf_counter()
             module = hub.load(HANDLES[name])
             load_s = time.perf_counter() - start
             fn = _keep_alive(module.signatures["default"], module)
             path = Path(hub.resolve(HANDLES[name]))
-            info = DetectorInfo(name, HANDLES[name], "tfhub", None, str(path), folder_size_mib(path),
-                                count_parameters(fn), load_s, 0.0)
-            return (fn, info) if return_info else fn
         except Exception as error:  # a failed download falls back to the stand-in, loudly
-            reason = f"download failed ({type(error).__name__}: {str(error)[:80]}; cache {cache})"
+            reason = (f"download failed ({type(error).__name__}: {str(error)[:80]}; "
+                      "TF-Hub cache: $TFHUB_CACHE_DIR)")
+        else:
+            n_params, how = count_weights(fn)
+            info = DetectorInfo(name, HANDLES[name], "tfhub", None, str(path), folder_size_mib(path), n_params,
+                                load_s, 0.0, loaded_from=f"TF-Hub handle {HANDLES[name]}", params_from=how)
+            if verbose:
+                print(f"[TF-Hub] {name}: loaded from TF-Hub handle {HANDLES[name]} in {load_s:.1f} s "
+                      "(weights as published under that handle; this notebook does not measure their accuracy).")
+            return (fn, info) if return_info else fn
 
     path, build_s = ensure_standin(name, variant)
+    where = _cache_relative(path)
     if verbose:
-        print(f"[offline] {HANDLES[name]} not reachable ({reason}): using a locally built stand-in "
-              f"{name} ({variant}, same architecture and outputs, random weights) - timings and memory "
-              "are those of the architecture, detections are meaningless.")
+        print(f"[offline] {HANDLES[name]} not reachable ({reason}): using a locally built stand-in {name} "
+              f"({variant}, random weights; it keeps the TF-Hub signature and the architecture's main costs, "
+              f"differences in tfhub.STANDIN_DIFFERENCES), loaded from local path {where} - timings and memory "
+              "are the stand-in's, detections are meaningless.")
     start = time.perf_counter()
     module = hub.load(str(path))
     fn = _keep_alive(module.signatures["default"], module)
     load_s = time.perf_counter() - start
+    n_params, how = count_weights(fn)
     info = DetectorInfo(name, HANDLES[name], "stand-in", variant, str(path), folder_size_mib(path),
-                        count_parameters(fn), load_s, build_s)
+                        n_params, load_s, build_s, loaded_from=f"local path {where}", params_from=how,
+                        fallback_reason=None if reason == "network offline" else reason)
     return (fn, info) if return_info else fn
+
+
+def _cache_relative(path) -> str:
+    """A stand-in folder named relative to the course cache (no machine-specific absolute path in outputs)."""
+    path = Path(path)
+    try:
+        return "<course cache>/" + path.relative_to(_root_cache_dir()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _keep_alive(fn, module):

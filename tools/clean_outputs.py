@@ -8,10 +8,10 @@ learner cannot act on; each notebook <= 1 MB, each image <= 200 KB.
 progress is recorded, never what a cell printed:
 
 - a ``tqdm.auto`` bar run in a kernel with ``ipywidgets`` is a widget output whose text
-  fallback is frozen at "0%": it is replaced by one text line of the bar's final state, read from
-  the widget state nbclient saved; the widget state (hundreds of lines of layout models) is then
-  dropped from the notebook's metadata. A bar closed with ``leave=False`` (no saved state) is
-  dropped, as Jupyter shows it;
+  fallback (what GitHub shows) is frozen at "0%": it becomes a plain-text display of the bar's
+  final state, read from the widget state nbclient saved; the widget state (hundreds of lines of
+  layout models) is then dropped from the notebook's metadata. A bar closed with ``leave=False``
+  (no saved state) is dropped, as Jupyter shows it;
 - consecutive stream outputs of one stream are merged, as Jupyter front ends show them, and
   carriage returns are resolved as a terminal does (each line keeps its last state), so a text
   progress bar leaves its final line instead of one fragment per refresh.
@@ -85,7 +85,8 @@ def _bar_text(model_id: str, state: dict) -> str | None:
         return None
     left, progress, right = (c.get("state", {}) for c in children)
     value, maximum = progress.get("value") or 0, progress.get("max") or 0
-    ltext, rtext = html.unescape(left.get("value", "")), html.unescape(right.get("value", ""))
+    # tqdm.notebook writes spaces as U+2007 (figure space) to keep the widths: back to plain spaces
+    ltext, rtext = (html.unescape(part.get("value", "")).replace("\u2007", " ") for part in (left, right))
     if not maximum:  # no total: tqdm shows no bar
         return f"{ltext}{rtext}".rstrip()
     filled = max(0, min(10, int(10 * value / maximum)))
@@ -106,7 +107,9 @@ def _widgets_to_text(nb) -> None:
                 continue  # closed with leave=False: Jupyter shows nothing either
             if text is None:  # another widget: keep its text fallback, not a dangling view
                 text = data.get("text/plain", "")
-            outputs.append(nbformat.v4.new_output("stream", name="stderr", text=text + "\n"))
+            # a plain-text display, like the widget's own text fallback (so nbval compares it with a
+            # fresh run's widget output), but showing the final state
+            outputs.append(nbformat.v4.new_output("display_data", data={"text/plain": text}))
         if "outputs" in cell:
             cell["outputs"] = outputs
     nb.metadata.pop("widgets", None)

@@ -32,12 +32,14 @@ and PyPI (pip installs), nothing else from the network. This script uses the sta
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -254,8 +256,10 @@ def run_notebook(venv: Path, folder: Path, notebook: str, env: dict, harness: Pa
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Colab rehearsal (see the module docstring).")
-    parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "od-course-rehearsal",
-                        help="scratch folder for the venv, the clone, the caches and the runs")
+    parser.add_argument("--workdir", type=Path,
+                        help="scratch folder for the venv, the clone, the caches and the runs; kept afterwards "
+                             "(default: a new temporary folder, removed at the end unless --keep)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary workdir (logs, executed outputs)")
     parser.add_argument("--python", help="the Python 3.13 interpreter (default: pyenv's 3.13.x or python3.13)")
     parser.add_argument("--notebooks", nargs="*", default=[], help="notebook name prefixes (default: all)")
     parser.add_argument("--passes", nargs="*", choices=tuple(PASSES), default=list(PASSES))
@@ -267,8 +271,14 @@ def main(argv=None) -> int:
     timings: dict[str, float] = {}
     results = []  # (pass, notebook, exit code, seconds, findings, nbval failures, notes)
     start_all = time.perf_counter()
-    work = args.workdir.resolve()
-    work.mkdir(parents=True, exist_ok=True)
+    if args.workdir is None:
+        work = Path(tempfile.mkdtemp(prefix="od-course-rehearsal-"))
+        if not args.keep:
+            atexit.register(shutil.rmtree, work, ignore_errors=True)
+    else:
+        work = args.workdir.resolve()
+        work.mkdir(parents=True, exist_ok=True)
+    log(f"workdir {work}" + ("" if args.workdir or args.keep else " (removed at the end; --keep keeps it)"))
     pip_cache = os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip")
     base_env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
     venv = work / "venv"

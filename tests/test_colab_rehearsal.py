@@ -144,7 +144,7 @@ def test_tfhub_cache_key_matches_tensorflow_hubs_resolver(monkeypatch, tmp_path)
 
 def test_prefilled_tfhub_cache_is_loaded_by_the_online_branch(monkeypatch, tmp_path):
     """load_detector(online=True) takes the pre-filled stand-in as the TF-Hub download, fetching nothing."""
-    pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow")
     import urllib.request
 
     from helpers import tfhub
@@ -155,7 +155,11 @@ def test_prefilled_tfhub_cache_is_loaded_by_the_online_branch(monkeypatch, tmp_p
     for name, handle in tfhub.HANDLES.items():
         fn, info = tfhub.load_detector(name, online=True, return_info=True, verbose=False)
         assert info.source == "tfhub" and Path(info.path) == tmp_path / prefill.tfhub_cache_key(handle)
-        assert "detection_boxes" in fn.structured_outputs
+        out = tfhub.to_numpy(fn(images=tf.zeros([1, 96, 128, 3])))
+        assert len(out["detection_scores"]) > 0 and set(out) >= {"detection_boxes", "detection_class_entities"}
+        # the cached model's class names must not read as an offline notice in the online pass
+        assert all(e.startswith("cached class ") for e in out["detection_class_entities"])
+        assert not checks.OFFLINE_NOTICE.search(" ".join(out["detection_class_entities"]))
 
 
 # --- the constraints file and the [colab] extra ---------------------------------------------------

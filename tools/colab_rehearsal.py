@@ -13,8 +13,9 @@ What it does (README, "Colab"):
    ``COURSE_REPO_URL=file://<clone>``, taking its Colab branch because a stand-in ``google.colab``
    module is imported at kernel start-up (as Colab's kernel does). ``PIP_CONSTRAINT`` holds the
    constraints file, so, as on Colab, that install cannot replace a preinstalled framework;
-   before every notebook the environment is reset to the preinstalled set (whatever the
-   previous notebook's first cell installed is uninstalled);
+   each pass starts from the preinstalled set (what an earlier first cell installed is
+   uninstalled; ``--reset each`` does so before every notebook), and before every notebook the
+   course package is uninstalled, so every first cell really installs it;
 3. torch hub's and TF-Hub's caches pre-filled with random-weight files under the real names
    (``tools/colab/prefill.py``);
 4. every notebook under nbval in test mode (``COURSE_FAST=1``), from a scratch folder that holds
@@ -26,7 +27,10 @@ What it does (README, "Colab"):
    ran (``tools/colab/checks.py``); prints a summary with timings; exits 1 on failure.
 
 It needs git, a Python 3.13 interpreter (``--python``, else pyenv's 3.13.x, else ``python3.13``)
-and PyPI (pip installs), nothing else from the network. This script uses the standard library only.
+and PyPI (pip installs), nothing else from the network. The preinstalled set is installed with
+``uv`` when it is there (``pip install uv``; its cache makes a warm set-up take seconds), else with
+pip (``REHEARSAL_INSTALLER=pip`` forces pip); the notebooks' own ``%pip install`` always uses pip,
+as on Colab. This script uses the standard library only.
 """
 
 from __future__ import annotations
@@ -148,6 +152,21 @@ def clone_current_commit(dest: Path) -> str:
     return head
 
 
+def find_uv() -> str | None:
+    """The ``uv`` executable (on PATH, or the ``uv`` package of this Python), else None (pip is used)."""
+    if os.environ.get("REHEARSAL_INSTALLER", "auto") == "pip":
+        return None
+    found = shutil.which("uv")
+    if found:
+        return found
+    try:
+        import uv  # the PyPI package ships the binary
+
+        return uv.find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return None
+
+
 def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
@@ -172,11 +191,17 @@ def create_venv(python: Path, venv: Path, env: dict, reuse: bool) -> dict[str, s
         log(f"reusing {venv} (--reuse-venv; built from the same constraints)")
         return json.loads(baseline.read_text())
     shutil.rmtree(venv, ignore_errors=True)
-    run([python, "-m", "venv", venv], what="creating the Python 3.13 venv")
+    run([python, "-m", "venv", venv], what="creating the Python 3.13 venv")  # with pip, for the notebooks' %pip
     pins = preinstalled_requirements()
-    log(f"installing Colab's preinstalled set ({len(pins)} pins) + {', '.join(RUNNER_PACKAGES)} ...")
-    run([venv_python(venv), "-m", "pip", "install", "--quiet", *pins, *RUNNER_PACKAGES], env=env,
-        what="installing Colab's preinstalled versions into the venv", timeout=3600)
+    uv = find_uv()
+    log(f"installing Colab's preinstalled set ({len(pins)} pins) + {', '.join(RUNNER_PACKAGES)} with "
+        f"{'uv (' + uv + ')' if uv else 'pip'} ...")
+    if uv:  # same versions, from the same index; uv's cache makes a warm set-up take seconds, not minutes
+        cmd = [uv, "pip", "install", "--quiet", "--python", venv_python(venv), "-c", CONSTRAINTS]
+    else:
+        cmd = [venv_python(venv), "-m", "pip", "install", "--quiet"]
+    run([*cmd, *pins, *RUNNER_PACKAGES], env=env, what="installing Colab's preinstalled versions into the venv",
+        timeout=3600)
     packages = installed(venv)
     baseline.write_text(json.dumps(packages, indent=0))
     stamp.write_text(wanted)
@@ -201,11 +226,11 @@ def write_harness(harness: Path, venv: Path, ipython_dir: Path) -> None:
     (startup / "00-google-colab.py").write_text(IPYTHON_STARTUP)
 
 
-def reset_packages(venv: Path, baseline: dict[str, str], env: dict) -> list[str]:
-    """Uninstall what is not in the preinstalled set; return the preinstalled packages whose
-    version changed (a first cell that replaced a Colab package)."""
+def reset_packages(venv: Path, baseline: dict[str, str], env: dict, keep: dict | None = None) -> list[str]:
+    """Uninstall what is neither in the preinstalled set nor in ``keep``; return the preinstalled
+    packages whose version changed (a first cell that replaced a Colab package)."""
     now = installed(venv)
-    extra = sorted(set(now) - set(baseline))
+    extra = sorted(set(now) - set(baseline) - set(keep or ()))
     if extra:
         run([venv_python(venv), "-m", "pip", "uninstall", "--yes", "--quiet", *extra], env=env,
             what="resetting the venv to the preinstalled set")
@@ -265,6 +290,9 @@ def main(argv=None) -> int:
     parser.add_argument("--passes", nargs="*", choices=tuple(PASSES), default=list(PASSES))
     parser.add_argument("--reuse-venv", action="store_true",
                         help="keep the workdir's venv if it was built from the same constraints (local iteration)")
+    parser.add_argument("--reset", choices=("pass", "each"), default="pass",
+                        help="back to Colab's preinstalled set before each pass's first notebook (pass) or before "
+                             "every notebook (each); in between, only the course package is uninstalled")
     parser.add_argument("--tfhub-variant", default="tiny", help="helpers.tfhub stand-in variant put in TF-Hub's cache")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per notebook")
     args = parser.parse_args(argv)
@@ -328,8 +356,13 @@ def main(argv=None) -> int:
                        TORCH_HOME=str(caches["torch"] if kind == "online" else empty / "torch"),
                        TFHUB_CACHE_DIR=str(caches["tfhub"] if kind == "online" else empty / "tfhub"))
             (pass_dir / "home").mkdir()
-            for name in notebooks:
-                changed = reset_packages(venv, baseline, base_env)
+            after_first_cell: dict[str, str] = {}  # what the previous notebook's first cell left installed
+            for number, name in enumerate(notebooks):
+                # The first notebook of a pass (every notebook with --reset each) starts from Colab's
+                # preinstalled set; later ones only lose the course package, so that each first cell
+                # still installs it (the [colab] extra is the same for every notebook).
+                keep = None if args.reset == "each" or number == 0 else after_first_cell
+                changed = reset_packages(venv, baseline, base_env, keep=keep)
                 notes = [f"a first cell replaced a preinstalled package: {c}" for c in changed]
                 log(f"{kind} pass: {name} ...")
                 code, seconds, records, output = run_notebook(venv, folder, name, env, work / "harness", args.timeout)
@@ -338,6 +371,7 @@ def main(argv=None) -> int:
                 if code not in (0, 1) or (code == 1 and not failures):
                     failures.append(({"cell": -1, "index": None, "first_line": ""},
                                      f"pytest exit {code}:\n" + "\n".join(output.strip().splitlines()[-15:])))
+                after_first_cell = {k: v for k, v in installed(venv).items() if k != "od-course-helpers"}
                 problem = check_install(venv, clone_url, base_env)
                 if problem:
                     notes.append(problem)

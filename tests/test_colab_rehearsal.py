@@ -200,3 +200,13 @@ def test_notebooks_get_torchvision_weights_only_through_helpers():
             source = "".join(cell["source"])
             if cell["cell_type"] == "code" and "torchvision" in source:
                 assert not pattern.search(source), f"{path.name}: {pattern.search(source).group(0)!r}"
+
+
+def test_readme_names_the_rehearsal_and_ci_runs_it_after_pytest():
+    readme = (ROOT / "README.md").read_text()
+    assert "python tools/colab_rehearsal.py" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    pytest_at = re.search(r"^\s*python -m pytest\b", ci, re.M).start()
+    rehearsal_at = re.search(r"^\s*python tools/colab_rehearsal\.py", ci, re.M).start()
+    assert pytest_at < rehearsal_at
+    assert re.search(r'exit "\$rehearsal"', ci), "CI must fail when the rehearsal fails"

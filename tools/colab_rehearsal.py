@@ -21,7 +21,8 @@ What it does (README, "Colab"):
 4. every notebook under nbval in test mode (``COURSE_FAST=1``), from a scratch folder that holds
    only the notebooks and nbval's sanitize.cfg (no checkout beside them), once with
    ``COURSE_ONLINE=1`` (the pre-filled caches) and once with ``COURSE_OFFLINE=1`` (a Colab whose
-   hubs are unreachable: empty caches);
+   hubs are unreachable: empty caches); ``--passes unreachable`` adds ``COURSE_ONLINE=1`` with
+   empty caches (the network probe answers, every download fails);
 5. fails on any nbval failure (an error, a checked output that changed), on any offline or
    stand-in notice in the online pass, and on any output claiming real weights where a stand-in
    ran (``tools/colab/checks.py``); prints a summary with timings; exits 1 on failure.
@@ -55,7 +56,11 @@ from checks import scan_notebook  # noqa: E402
 CONSTRAINTS = ROOT / "tools" / "colab" / "constraints.txt"
 FIRST_CELL_MARKER = "# --- first cell"
 RUNNER_PACKAGES = ["pytest>=8", "nbval>=0.11", "ipykernel>=6"]
-PASSES = {"online": {"COURSE_ONLINE": "1"}, "offline": {"COURSE_OFFLINE": "1"}}
+#: pass -> (flags, caches pre-filled?). "unreachable" (opt-in): the probe says online but every
+#: download fails (empty caches, no network), the case where a label must follow what loaded.
+PASSES = {"online": ({"COURSE_ONLINE": "1"}, True), "offline": ({"COURSE_OFFLINE": "1"}, False),
+          "unreachable": ({"COURSE_ONLINE": "1"}, False)}
+DEFAULT_PASSES = ["online", "offline"]
 #: Set for every notebook kernel; variables that would leak this machine's set-up are removed.
 DROPPED_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "COURSE_ONLINE", "COURSE_OFFLINE", "COURSE_FAST",
                "COURSE_CACHE_DIR", "COURSE_REPO_URL", "TORCH_HOME", "TFHUB_CACHE_DIR", "PIP_CONSTRAINT",
@@ -287,7 +292,9 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary workdir (logs, executed outputs)")
     parser.add_argument("--python", help="the Python 3.13 interpreter (default: pyenv's 3.13.x or python3.13)")
     parser.add_argument("--notebooks", nargs="*", default=[], help="notebook name prefixes (default: all)")
-    parser.add_argument("--passes", nargs="*", choices=tuple(PASSES), default=list(PASSES))
+    parser.add_argument("--passes", nargs="*", choices=tuple(PASSES), default=DEFAULT_PASSES,
+                        help="online (pre-filled caches), offline (COURSE_OFFLINE=1, empty caches), and the "
+                             "opt-in unreachable (COURSE_ONLINE=1, empty caches: every download fails)")
     parser.add_argument("--reuse-venv", action="store_true",
                         help="keep the workdir's venv if it was built from the same constraints (local iteration)")
     parser.add_argument("--reset", choices=("pass", "each"), default="pass",
@@ -330,7 +337,7 @@ def main(argv=None) -> int:
             raise Failure(f"no notebook matches {args.notebooks}")
 
         caches = {"torch": work / "caches" / "torch", "tfhub": work / "caches" / "tfhub"}
-        if "online" in args.passes:
+        if any(PASSES[kind][1] for kind in args.passes):
             t = time.perf_counter()
             prefill_env = dict(base_env, PYTHONPATH=str(work / "repo"), TF_CPP_MIN_LOG_LEVEL="2")
             for which, folder in caches.items():
@@ -351,10 +358,11 @@ def main(argv=None) -> int:
                 shutil.copy(work / "repo" / "notebooks" / name, folder / name)
             shutil.copy(work / "repo" / "notebooks" / "sanitize.cfg", folder / "sanitize.cfg")
             empty = pass_dir / "empty-caches"
-            env = dict(base_env, **PASSES[kind], COURSE_FAST="1", COURSE_REPO_URL=clone_url,
+            flags, prefilled = PASSES[kind]
+            env = dict(base_env, **flags, COURSE_FAST="1", COURSE_REPO_URL=clone_url,
                        HOME=str(pass_dir / "home"), IPYTHONDIR=str(work / "ipython"),
-                       TORCH_HOME=str(caches["torch"] if kind == "online" else empty / "torch"),
-                       TFHUB_CACHE_DIR=str(caches["tfhub"] if kind == "online" else empty / "tfhub"))
+                       TORCH_HOME=str(caches["torch"] if prefilled else empty / "torch"),
+                       TFHUB_CACHE_DIR=str(caches["tfhub"] if prefilled else empty / "tfhub"))
             (pass_dir / "home").mkdir()
             after_first_cell: dict[str, str] = {}  # what the previous notebook's first cell left installed
             for number, name in enumerate(notebooks):
@@ -366,7 +374,7 @@ def main(argv=None) -> int:
                 notes = [f"a first cell replaced a preinstalled package: {c}" for c in changed]
                 log(f"{kind} pass: {name} ...")
                 code, seconds, records, output = run_notebook(venv, folder, name, env, work / "harness", args.timeout)
-                findings = scan_notebook(name, [r for r in records], online_pass=(kind == "online"))
+                findings = scan_notebook(name, records, online_pass=prefilled)
                 failures = [(r, nbval_summary(r["report"])) for r in records if r["outcome"] == "failed"]
                 if code not in (0, 1) or (code == 1 and not failures):
                     failures.append(({"cell": -1, "index": None, "first_line": ""},

@@ -2,6 +2,7 @@
 
 import random
 import socket
+import sys
 import time
 
 import numpy as np
@@ -172,3 +173,15 @@ def test_describe_environment_probes_when_nothing_is_forced(monkeypatch):
     monkeypatch.setattr(env, "is_online", lambda: False)
     parts = env.describe_environment().split(" | ")
     assert "network: offline" in parts and not any("forced" in p for p in parts)
+
+
+def test_describe_environment_names_colab_and_the_rehearsals_stand_in(monkeypatch):
+    import types
+
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.delenv("COURSE_ONLINE", raising=False)
+    colab = types.ModuleType("google.colab")
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    assert "platform: Colab" in env.describe_environment().split(" | ")
+    colab.STAND_IN = True
+    assert "platform: Colab (the rehearsal's stand-in)" in env.describe_environment().split(" | ")

@@ -36,6 +36,11 @@ REAL_WEIGHTS_CLAIM = re.compile(
     re.IGNORECASE,
 )
 
+#: A line that names real weights only to say they were not used is a notice, not a claim.
+NOT_A_CLAIM = re.compile(
+    OFFLINE_NOTICE.pattern + r"|\bnot\b|\bno\b|n't\b|\bunavailable\b|\bwithout\b|\binstead of\b", re.IGNORECASE
+)
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -111,9 +116,7 @@ def scan_notebook(notebook: str, cells: list[dict], online_pass: bool) -> list[F
             continue
         if online_pass and OFFLINE_NOTICE.search(line):
             found(cell, "offline-notice", line)
-        # A line that names real weights only to say they are not used ("COCO weights are not
-        # reachable") is a notice, not a claim.
-        if evidence and REAL_WEIGHTS_CLAIM.search(line) and not OFFLINE_NOTICE.search(line):
+        if evidence and REAL_WEIGHTS_CLAIM.search(line) and not NOT_A_CLAIM.search(line):
             where, said = evidence[0]
             found(cell, "false-claim", f"{line!r} although Cell {where} says {said!r}")
     return sorted(set(findings), key=lambda f: (f.cell, f.kind, f.text))

@@ -404,11 +404,14 @@ def report(results, timings, total: float) -> bool:
         bad = code != 0 or findings
         failed |= bool(bad)
         print(f"[{'FAIL' if bad else ' ok '}] {kind:7s} {name:40s} {seconds:6.0f} s")
-        for record, summary in failures:
+        for number, (record, summary) in enumerate(failures):
             where = (f"Cell {record['cell']} (cell index {record['index']} in the file: {record['first_line']!r})"
                      if record["cell"] >= 0 else "pytest")
-            print(f"       nbval: {name} {where}:")
-            print("         " + summary.replace("\n", "\n         "))
+            if number < 3:
+                print(f"       nbval: {name} {where}:")
+                print("         " + summary.replace("\n", "\n         "))
+            else:  # later failures are mostly the first one's consequences: one line each
+                print(f"       nbval: {name} {where}: {summary.splitlines()[-1] if summary else ''}")
         for finding in findings:
             print(f"       check: {finding}")
         for note in notes:

@@ -33,7 +33,7 @@ def pytest_runtest_makereport(item, call):
         "first_line": source[0][:100] if source else "",
         "outcome": report.outcome,
         "outputs": list(getattr(item, "test_outputs", None) or []),
-        "report": str(report.longrepr)[-4000:] if report.failed else "",
+        "report": str(report.longrepr) if report.failed else "",
         "seconds": round(call.duration, 2),
     })
 

@@ -276,12 +276,17 @@ def run_notebook(venv: Path, folder: Path, notebook: str, env: dict, harness: Pa
            "--nbval-sanitize-with", "sanitize.cfg", "--nbval-cell-timeout=900", "-p", "no:cacheprovider",
            "-p", "nbval_capture", "--rootdir", folder, "-c", harness / "pytest.ini", "-q", "-rN", "--color=no"]
     start = time.perf_counter()
-    done = subprocess.run([str(c) for c in cmd], cwd=folder, env=dict(env, REHEARSAL_CAPTURE=str(capture)),
-                          text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    try:
+        done = subprocess.run([str(c) for c in cmd], cwd=folder, env=dict(env, REHEARSAL_CAPTURE=str(capture)),
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        code, output = done.returncode, done.stdout
+    except subprocess.TimeoutExpired as error:
+        output = (error.stdout or b"").decode(errors="replace") if isinstance(error.stdout, bytes) else (error.stdout or "")
+        code, output = 124, output + f"\nthe notebook ran past --timeout {timeout:.0f} s and was stopped"
     seconds = time.perf_counter() - start
-    (folder.parent / f"pytest-{Path(notebook).stem}.log").write_text(done.stdout)
+    (folder.parent / f"pytest-{Path(notebook).stem}.log").write_text(output)
     records = json.loads(capture.read_text()) if capture.exists() else []
-    return done.returncode, seconds, records, done.stdout
+    return code, seconds, records, output
 
 
 def main(argv=None) -> int:

@@ -125,21 +125,27 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
     history: dict = {"iteration": [], "lr": [], "loss": [], "seconds": []}
     start = 0
     if checkpoint is not None and resume and Path(checkpoint).is_file():
+        # weights_only load: a checkpoint found at this path cannot run code (see helpers.detection)
         _, ckpt = load_checkpoint(checkpoint, model, opt, map_location=device)
-        history, start = ckpt["history"], int(ckpt["iteration"])
+        history, start = _resume_state(ckpt, checkpoint, iterations)
     history.update({"device": str(device), "amp": amp, "resumed_from": start})
 
     steps = range(start, iterations)
     if progress:
         from tqdm.auto import tqdm
 
-        steps = tqdm(steps, desc=desc, initial=start, total=iterations, unit="it")
+        # mininterval and refresh=False below: a refresh per second, not one per iteration (a
+        # notebook keeps every text refresh as output)
+        steps = tqdm(steps, desc=desc, initial=start, total=iterations, unit="it", mininterval=1.0)
     batches = _batches(len(dataset), batch_size, seed, start)
     spent = float(np.sum(history["seconds"]))  # time already spent before a resume
     history["stopped_by"] = "iterations"
     for it in steps:
         if time_budget_s is not None and spent >= time_budget_s:
             history["stopped_by"] = "time budget"
+            if progress:  # the bar ends short of its total by design: say so on its last line
+                why = f"stopped: time budget of {time_budget_s:g} s reached"
+                steps.set_postfix_str(f"{steps.postfix}, {why}" if steps.postfix else why)
             break
         # schedule position: iterations done, or the time budget spent, whichever is further
         position = it if time_budget_s is None else max(it, iterations * spent / time_budget_s)
@@ -170,13 +176,34 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
         history["seconds"].append(time.perf_counter() - tic)
         spent += history["seconds"][-1]
         if progress:
-            steps.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}", lr=f"{history['lr'][-1]:.4f}")
+            steps.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}", lr=f"{history['lr'][-1]:.4f}",
+                              refresh=False)
         if checkpoint is not None and (it + 1) % checkpoint_every == 0:
             save_checkpoint(checkpoint, model, opt, iteration=it + 1, history=history)
+    if progress:
+        steps.close()
     if checkpoint is not None and history["iteration"]:
         save_checkpoint(checkpoint, model, opt, iteration=history["iteration"][-1], history=history)
     model.eval()
     return history
+
+
+def _resume_state(ckpt: dict, path, iterations: int) -> tuple[dict, int]:
+    """The history and iteration a training checkpoint resumes from, checked (errors name the file)."""
+    from helpers.detection import CheckpointError
+
+    history, start = ckpt.get("history"), ckpt.get("iteration")
+    if not isinstance(history, dict) or isinstance(start, bool) or not isinstance(start, int):
+        raise CheckpointError(f"{path}: holds a model but no training state ('iteration', 'history'), so training "
+                              "cannot resume from it; pass resume=False to start over, or another checkpoint path")
+    lengths = {k: len(v) for k, v in history.items() if isinstance(v, list)}
+    if not {"iteration", "loss", "lr", "seconds"} <= set(lengths) or len(set(lengths.values())) > 1 \
+            or lengths["iteration"] != start:
+        raise CheckpointError(f"{path}: its training history is inconsistent with iteration {start}")
+    if not 0 <= start <= iterations:
+        raise CheckpointError(f"{path}: was saved at iteration {start}, beyond iterations={iterations}; "
+                              "raise iterations, or pass resume=False to start over")
+    return history, start
 
 
 def smooth(values, window: int = 20) -> np.ndarray:

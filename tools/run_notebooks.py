@@ -5,7 +5,14 @@
     python tools/run_notebooks.py --fast 01       # test mode (COURSE_FAST=1), e.g. to time it
 
 Run this before committing a notebook: the committed outputs are the course's face on GitHub,
-and nbval compares the test run against them.
+and nbval compares the test run against them. After executing, the outputs are cleaned
+(``tools/clean_outputs.py``: each progress bar becomes its final line) and checked against the
+committed-output rules; the notebook is written either way, and any rule it breaks is listed and
+makes the command fail (exit status 1), so nothing is committed by accident.
+
+Noise is kept out at its source: the kernel does not forward what C++ libraries write to its
+file descriptors (TensorFlow's absl log lines, oneDNN and CUDA notices go to this command's
+stderr instead), and ``TF_CPP_MIN_LOG_LEVEL=2`` silences TensorFlow's C++ info and warnings.
 """
 
 from __future__ import annotations
@@ -19,20 +26,28 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clean_outputs import clean, problems  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+#: C-level writes to the kernel's stdout/stderr stay out of the notebook (they reach this log).
+KERNEL_ARGS = ["--IPKernelApp.capture_fd_output=False"]
 
 
-def run(path: Path, fast: bool, timeout: int) -> float:
+def run(path: Path, fast: bool, timeout: int) -> tuple[float, list[str]]:
+    """Execute ``path`` in place; return the seconds it took and the rules its outputs break."""
     os.environ["COURSE_FAST"] = "1" if fast else "0"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=KERNEL_ARGS,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
     elapsed = time.perf_counter() - start
+    clean(nb)
     nbformat.write(nb, path)
-    return elapsed
+    return elapsed, problems(nb, size=path.stat().st_size)
 
 
 def main(argv=None) -> int:
@@ -47,10 +62,15 @@ def main(argv=None) -> int:
     if not paths:
         print("no notebook matches", args.prefixes, file=sys.stderr)
         return 2
+    status = 0
     for path in paths:
         print(f"running {path.name} ({'fast' if args.fast else 'full'} mode) ...", flush=True)
-        print(f"  done in {run(path, args.fast, args.timeout):.1f} s", flush=True)
-    return 0
+        elapsed, found = run(path, args.fast, args.timeout)
+        print(f"  done in {elapsed:.1f} s", flush=True)
+        for problem in found:
+            print(f"  NOT CLEAN: {problem}", flush=True)
+        status = status or bool(found)
+    return int(status)
 
 
 if __name__ == "__main__":

@@ -228,7 +228,7 @@ def describe_environment(framework: str | None = None, check_network: bool = Tru
             parts.append("network: online" if is_online() else "network: offline")
     if in_colab():  # the Colab rehearsal's stand-in google.colab says so (tools/colab_rehearsal.py)
         stand_in = getattr(sys.modules.get("google.colab"), "STAND_IN", False)
-        parts.append("platform: Colab (the rehearsal's stand-in)" if stand_in else "platform: Colab")
+        parts.append("platform: Colab (simulated by the Colab rehearsal)" if stand_in else "platform: Colab")
     else:
         parts.append(f"platform: {platform.system()}")
     parts.append("mode: fast (COURSE_FAST=1)" if fast_mode() else "mode: full")

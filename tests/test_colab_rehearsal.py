@@ -218,3 +218,20 @@ def test_readme_names_the_rehearsal_and_ci_runs_it_after_pytest():
     rehearsal_at = re.search(r"^\s*python tools/colab_rehearsal\.py", ci, re.M).start()
     assert pytest_at < rehearsal_at
     assert re.search(r'exit "\$rehearsal"', ci), "CI must fail when the rehearsal fails"
+
+
+def test_the_rehearsals_own_set_up_line_is_no_offline_notice(monkeypatch):
+    """The first cell's line in the online pass (forced online, simulated Colab) must scan clean."""
+    import types
+
+    from helpers import env
+
+    colab = types.ModuleType("google.colab")
+    colab.STAND_IN = True
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setenv("COURSE_ONLINE", "1")
+    line = env.describe_environment()
+    assert "Colab" in line and "COURSE_ONLINE=1" in line
+    cells = _cells([_stream(line + "\n")], [_stream("ssd_mobilenet_v2: TF-Hub weights, 5.0 M parameters\n")])
+    assert checks.scan_notebook("04.ipynb", cells, online_pass=True) == []

@@ -184,4 +184,4 @@ def test_describe_environment_names_colab_and_the_rehearsals_stand_in(monkeypatc
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     assert "platform: Colab" in env.describe_environment().split(" | ")
     colab.STAND_IN = True
-    assert "platform: Colab (the rehearsal's stand-in)" in env.describe_environment().split(" | ")
+    assert "platform: Colab (simulated by the Colab rehearsal)" in env.describe_environment().split(" | ")

@@ -82,14 +82,16 @@ def is_online(timeout: float = 2.0, hosts: tuple[tuple[str, int], ...] = ONLINE_
 
     Never hangs: the hosts are tried in parallel daemon threads and the answer comes after at
     most ``timeout`` seconds in total, even when name resolution itself stalls (a plain
-    ``socket.create_connection`` timeout does not cover DNS). ``COURSE_OFFLINE=1`` forces ``False``.
+    ``socket.create_connection`` timeout does not cover DNS). ``COURSE_OFFLINE=1`` forces ``False``
+    and ``COURSE_ONLINE=1`` forces ``True``, both without probing (see :func:`forced_network`).
     """
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if not hosts:
         raise ValueError("hosts must name at least one (host, port) pair")
-    if _env_flag("COURSE_OFFLINE", default=False):
-        return False
+    forced = forced_network()
+    if forced is not None:
+        return forced == "online"
     import queue
     import threading
 
@@ -119,6 +121,28 @@ def _env_flag(name: str, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise ValueError(f"environment variable {name}={raw!r}: use 1/0, true/false, yes/no or on/off")
+
+
+def forced_network() -> str | None:
+    """``"online"``, ``"offline"`` or ``None``: what ``COURSE_ONLINE`` / ``COURSE_OFFLINE`` force.
+
+    ``COURSE_OFFLINE=1`` forces the offline branch (stand-ins, no download attempted);
+    ``COURSE_ONLINE=1`` forces the online branch without probing the network, so the online code
+    runs against pre-filled caches (the Colab rehearsal does this). Both true is a contradiction
+    and raises ``ValueError``; a false value (0/false/no/off) forces nothing.
+    """
+    online = _env_flag("COURSE_ONLINE", default=False)
+    offline = _env_flag("COURSE_OFFLINE", default=False)
+    if online and offline:
+        raise ValueError(
+            f"COURSE_ONLINE={os.environ['COURSE_ONLINE']!r} and COURSE_OFFLINE={os.environ['COURSE_OFFLINE']!r} "
+            "are both set: they force opposite branches. Unset one of them."
+        )
+    if online:
+        return "online"
+    if offline:
+        return "offline"
+    return None
 
 
 def fast_mode() -> bool:
@@ -196,7 +220,16 @@ def describe_environment(framework: str | None = None, check_network: bool = Tru
             parts.append(f"{label} {v}")
     parts.append("GPU: yes" if has_gpu(framework) else "GPU: no (CPU only)")
     if check_network:
-        parts.append("network: online" if is_online() else "network: offline")
-    parts.append("platform: Colab" if in_colab() else f"platform: {platform.system()}")
+        forced = forced_network()
+        if forced is not None:
+            flag = "COURSE_ONLINE" if forced == "online" else "COURSE_OFFLINE"
+            parts.append(f"network: {forced} (forced by {flag}=1, not probed)")
+        else:
+            parts.append("network: online" if is_online() else "network: offline")
+    if in_colab():  # the Colab rehearsal's stand-in google.colab says so (tools/colab_rehearsal.py)
+        stand_in = getattr(sys.modules.get("google.colab"), "STAND_IN", False)
+        parts.append("platform: Colab (simulated by the Colab rehearsal)" if stand_in else "platform: Colab")
+    else:
+        parts.append(f"platform: {platform.system()}")
     parts.append("mode: fast (COURSE_FAST=1)" if fast_mode() else "mode: full")
     return " | ".join(parts)

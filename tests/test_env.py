@@ -2,6 +2,7 @@
 
 import random
 import socket
+import sys
 import time
 
 import numpy as np
@@ -103,3 +104,84 @@ def test_describe_environment_is_one_line(monkeypatch):
     assert line.startswith("Python ")
     assert "network: offline" in line and "mode: fast" in line and "GPU:" in line
     assert "network" not in env.describe_environment(check_network=False)
+
+
+def _no_probe(*args, **kwargs):
+    raise AssertionError("the network was probed although COURSE_ONLINE/COURSE_OFFLINE forced the answer")
+
+
+def test_course_online_forces_online_without_probing(monkeypatch):
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setenv("COURSE_ONLINE", "1")
+    monkeypatch.setattr(env.socket, "create_connection", _no_probe)
+    assert env.forced_network() == "online"
+    assert env.is_online(timeout=0.1) is True
+    with socket.socket() as s:  # a closed port would answer False if probed
+        s.bind(("127.0.0.1", 0))
+        assert env.is_online(timeout=0.1, hosts=(("127.0.0.1", s.getsockname()[1]),)) is True
+
+
+def test_course_offline_forces_offline_without_probing(monkeypatch):
+    monkeypatch.delenv("COURSE_ONLINE", raising=False)
+    monkeypatch.setenv("COURSE_OFFLINE", "yes")
+    monkeypatch.setattr(env.socket, "create_connection", _no_probe)
+    assert env.forced_network() == "offline"
+    assert env.is_online() is False
+
+
+@pytest.mark.parametrize(("online", "offline", "expected"), [
+    (None, None, None), ("0", None, None), (None, "off", None), ("0", "0", None),
+    ("1", "0", "online"), ("false", "true", "offline"),
+])
+def test_forced_network_reads_both_flags(monkeypatch, online, offline, expected):
+    for name, value in (("COURSE_ONLINE", online), ("COURSE_OFFLINE", offline)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert env.forced_network() == expected
+
+
+def test_both_flags_set_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("COURSE_ONLINE", "1")
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setattr(env.socket, "create_connection", _no_probe)
+    for call in (env.forced_network, env.is_online, env.describe_environment):
+        with pytest.raises(ValueError, match="COURSE_ONLINE='1' and COURSE_OFFLINE='1' are both set"):
+            call()
+
+
+def test_bad_course_online_value_is_an_error(monkeypatch):
+    monkeypatch.setenv("COURSE_ONLINE", "sometimes")
+    with pytest.raises(ValueError, match="COURSE_ONLINE='sometimes'"):
+        env.is_online()
+
+
+@pytest.mark.parametrize(("flag", "said"), [("COURSE_ONLINE", "network: online (forced by COURSE_ONLINE=1, not probed)"),
+                                            ("COURSE_OFFLINE", "network: offline (forced by COURSE_OFFLINE=1, not probed)")])
+def test_describe_environment_says_what_was_forced(monkeypatch, flag, said):
+    monkeypatch.delenv("COURSE_ONLINE", raising=False)
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setenv(flag, "1")
+    monkeypatch.setattr(env.socket, "create_connection", _no_probe)
+    assert said in env.describe_environment(check_network=True).split(" | ")
+
+
+def test_describe_environment_probes_when_nothing_is_forced(monkeypatch):
+    monkeypatch.delenv("COURSE_ONLINE", raising=False)
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setattr(env, "is_online", lambda: False)
+    parts = env.describe_environment().split(" | ")
+    assert "network: offline" in parts and not any("forced" in p for p in parts)
+
+
+def test_describe_environment_names_colab_and_the_rehearsals_stand_in(monkeypatch):
+    import types
+
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.delenv("COURSE_ONLINE", raising=False)
+    colab = types.ModuleType("google.colab")
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    assert "platform: Colab" in env.describe_environment().split(" | ")
+    colab.STAND_IN = True
+    assert "platform: Colab (simulated by the Colab rehearsal)" in env.describe_environment().split(" | ")

@@ -6,10 +6,12 @@ torch nor tensorflow; ``helpers.losses`` (for example) is loaded on first access
 NumPy core (framework-free): ``losses``, ``boxes``, ``anchors``, ``nms``, ``metrics``,
 ``classic`` and ``viola_jones`` (notebook 03's reference code).
 Data: ``data`` (one import for ``batman``/``batman_art``, the synthetic dataset, and ``voc``,
-Pascal VOC/LabelImg and COCO I/O), ``samples`` (sample photos), ``boxgen`` (synthetic box sets).
+Pascal VOC/LabelImg and COCO I/O), ``samples`` (sample photos), ``boxgen`` (synthetic box sets), ``shapes`` (a synthetic
+shapes-detection task).
 Utilities: ``env``, ``viz``, ``bench``, ``tables``.
 Framework code, imported only when used: ``tfhub`` and ``small_objects`` (TensorFlow);
-``voc_dataset``, ``zoo``, ``detection`` and its companions (torch/torchvision).
+``voc_dataset``, ``zoo``, ``detection`` and its companions, ``ssd`` (a small SSD trained from
+scratch) (torch/torchvision).
 """
 
 from __future__ import annotations

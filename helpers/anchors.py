@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from helpers.boxes import as_float_array
+from helpers.validate import integer, real
 
 #: SSD300 (VGG16): the six feature maps, their aspect ratios beyond 1, and the paper's scales.
 SSD300_FEATURE_SIZES = (38, 19, 10, 5, 3, 1)
@@ -33,7 +34,12 @@ def _pair(value, name: str) -> tuple[int, int]:
 
 
 def _positive_list(values, name: str) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a list of positive numbers, got {values!r}")
+    try:
+        arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a list of positive numbers, got {values!r}") from None
     if arr.ndim != 1 or arr.size == 0 or not (np.isfinite(arr) & (arr > 0)).all():
         raise ValueError(f"{name} must be a non-empty list of positive numbers, got {values!r}")
     return arr
@@ -87,8 +93,7 @@ def grid_anchors(feature_size, stride, scales=(128, 256, 512), ratios=(0.5, 1.0,
     """
     fh, fw = _pair(feature_size, "feature_size")
     sh, sw = _pair(stride, "stride")
-    if not (isinstance(offset, (int, float)) and math.isfinite(offset)):
-        raise ValueError(f"offset must be a finite number, got {offset!r}")
+    offset = real(offset, "offset")
     base = base_anchors(scales, ratios, rounded)
     cx = (np.arange(fw) + offset) * sw
     cy = (np.arange(fh) + offset) * sh
@@ -103,8 +108,8 @@ def ssd_scales(num_maps: int, s_min: float = 0.2, s_max: float = 0.9) -> list[fl
     The extra ``s_{m+1}`` only serves the last map's ``sqrt(s_m s_{m+1})`` box; the paper does not
     define it, torchvision (and most ports) use 1.0.
     """
-    if not isinstance(num_maps, (int, np.integer)) or num_maps < 1:
-        raise ValueError(f"num_maps must be a positive int, got {num_maps!r}")
+    integer(num_maps, "num_maps", low=1)
+    s_min, s_max = real(s_min, "s_min"), real(s_max, "s_max")
     if not 0 < s_min <= s_max:
         raise ValueError(f"need 0 < s_min <= s_max, got s_min={s_min!r}, s_max={s_max!r}")
     if num_maps == 1:
@@ -152,19 +157,19 @@ def ssd_default_boxes(feature_sizes=SSD300_FEATURE_SIZES, aspect_ratios=SSD300_A
     if len(aspect_ratios) != len(sizes):
         raise ValueError(f"need one aspect-ratio list per feature map: {len(sizes)} maps, {len(aspect_ratios)} lists")
     m = len(sizes)
-    s = list(scales) if scales is not None else ssd_scales(m, s_min, s_max)
+    s = _positive_list(scales, "scales").tolist() if scales is not None else ssd_scales(m, s_min, s_max)
     if len(s) != m + 1:
         raise ValueError(f"scales must have len(feature_sizes) + 1 = {m + 1} values, got {len(s)}")
-    if steps is not None and len(steps) != m:
-        raise ValueError(f"steps must have one value per feature map ({m}), got {len(steps)}")
+    if steps is not None:
+        steps = _positive_list(steps, "steps").tolist()  # a zero step would divide by zero
+        if len(steps) != m:
+            raise ValueError(f"steps must have one value per feature map ({m}), got {len(steps)}")
     img_h, img_w = _pair(image_size, "image_size")
     out = []
     for k, (fh, fw) in enumerate(sizes):
         wh = [(s[k], s[k]), (math.sqrt(s[k] * s[k + 1]),) * 2]
         for r in aspect_ratios[k]:
-            if not r > 0:
-                raise ValueError(f"aspect ratios must be positive, got {r!r}")
-            q = math.sqrt(r)
+            q = math.sqrt(real(r, f"aspect_ratios[{k}] (positive ratios)", low=0.0, low_open=True))
             wh += [(s[k] * q, s[k] / q), (s[k] / q, s[k] * q)]
         wh = np.asarray(wh, dtype=np.float32)
         if clip:
@@ -237,13 +242,13 @@ def kmeans_anchors(wh, k: int, seed: int = 0, max_iter: int = 300, n_init: int =
     mean_iou : float, average over boxes of the IoU with their best cluster
     """
     data = _check_wh(wh)
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    k = integer(k, "k", low=1)
+    integer(seed, "seed", low=0)
+    integer(max_iter, "max_iter", low=1)
+    integer(n_init, "n_init", low=1)
     distinct = np.unique(data, axis=0)
     if len(distinct) < k:
         raise ValueError(f"need at least k={k} distinct box shapes, got {len(distinct)}")
-    if max_iter < 1 or n_init < 1:
-        raise ValueError("max_iter and n_init must be at least 1")
     rng = np.random.default_rng(seed)
     best = None
     for _ in range(n_init):
@@ -271,3 +276,129 @@ def kmeans_anchors(wh, k: int, seed: int = 0, max_iter: int = 300, n_init: int =
             best = (centroids, score)
     clusters = best[0][np.argsort(best[0].prod(axis=1), kind="stable")]
     return clusters, best[1]
+
+
+# --- Assigning training targets to anchors -------------------------------------------------------
+
+#: Matched-index codes of :func:`match_anchors` and :func:`ssd_match` (torchvision's ``Matcher``).
+BACKGROUND, IGNORED = -1, -2
+
+
+def _check_iou_matrix(iou) -> np.ndarray:
+    arr = as_float_array(iou, "iou")
+    if arr.ndim != 2:
+        raise ValueError(f"iou must be a (G, A) matrix (ground truths x anchors), got shape {arr.shape}")
+    if arr.size and not np.isfinite(arr).all():
+        raise ValueError("iou contains NaN or infinity")
+    return arr
+
+
+def match_anchors(iou, high: float = 0.7, low: float = 0.3, allow_low_quality_matches: bool = True) -> np.ndarray:
+    """Faster R-CNN's anchor assignment (the RPN's rule), as torchvision's ``Matcher``.
+
+    Each anchor takes the ground truth it overlaps most (the first one on ties). It is
+    foreground when that IoU is ``>= high``, background when ``< low``, and ignored (no loss)
+    in between. With ``allow_low_quality_matches``, every anchor that reaches a ground truth's
+    highest IoU (all of them on ties, even an IoU below ``low``) is made foreground as well, so
+    no object is left without an anchor; it is matched to *its own* best ground truth, as in
+    torchvision.
+
+    Parameters
+    ----------
+    iou : (G, A) array
+        IoU of every ground-truth box (rows) with every anchor (columns), e.g.
+        ``helpers.boxes.box_iou(gt, anchors)``.
+    high, low : float
+        Foreground and background thresholds, ``low <= high`` (Faster R-CNN's RPN: 0.7, 0.3;
+        its box head uses 0.5, 0.5 without low-quality matches).
+    allow_low_quality_matches : bool
+
+    Returns
+    -------
+    (A,) int64 array: the matched ground-truth index in ``[0, G)``, ``-1`` (background) or
+    ``-2`` (ignored). With no ground truth (G = 0) every anchor is background: torchvision's
+    ``Matcher`` raises there, and its detectors label such an image's anchors background.
+    """
+    q = _check_iou_matrix(iou)
+    if not low <= high:
+        raise ValueError(f"need low <= high, got low={low!r}, high={high!r}")
+    g, a = q.shape
+    if g == 0 or a == 0:
+        return np.full(a, BACKGROUND, dtype=np.int64)
+    best = q.argmax(axis=0)
+    best_iou = q[best, np.arange(a)]
+    matches = best.astype(np.int64)
+    matches[best_iou < low] = BACKGROUND
+    matches[(best_iou >= low) & (best_iou < high)] = IGNORED
+    if allow_low_quality_matches:
+        # every anchor that reaches some ground truth's best IoU (ties included)
+        hit = (q == q.max(axis=1, keepdims=True)).any(axis=0)
+        matches[hit] = best[hit]
+    return matches
+
+
+def ssd_match(iou, threshold: float = 0.5) -> np.ndarray:
+    """SSD's matching strategy, as torchvision's ``SSDMatcher``.
+
+    Every anchor whose best IoU is ``>= threshold`` is matched to that ground truth (the first one
+    on ties); then each ground truth takes its single best anchor (the first one on ties) whatever
+    the IoU, and overrides that anchor's match (a later ground truth wins when two pick the same
+    anchor). Everything else is background; nothing is ignored.
+
+    Parameters
+    ----------
+    iou : (G, A) array, ground truths x anchors
+    threshold : float, SSD uses 0.5
+
+    Returns
+    -------
+    (A,) int64 array: ground-truth index in ``[0, G)`` or ``-1`` (background); all ``-1`` when G = 0
+    (what torchvision's SSD does for an image without objects).
+    """
+    q = _check_iou_matrix(iou)
+    matches = match_anchors(q, threshold, threshold, allow_low_quality_matches=False)
+    if q.shape[0] and q.shape[1]:
+        matches[q.argmax(axis=1)] = np.arange(q.shape[0])
+    return matches
+
+
+def sample_balanced(matches, batch_size: int = 256, positive_fraction: float = 0.5, rng=None):
+    """The RPN's minibatch: at most ``batch_size * positive_fraction`` foreground anchors, filled up with background.
+
+    Faster R-CNN trains its RPN on 256 anchors per image, up to half of them foreground ("if
+    there are fewer than 128 positive samples in an image, we pad the mini-batch with negative
+    ones"); ignored anchors are never sampled. The counts are those of torchvision's
+    ``BalancedPositiveNegativeSampler``, and the choice within each group is uniform without
+    replacement, as there (the random streams differ: NumPy's, not torch's).
+
+    Parameters
+    ----------
+    matches : (A,) int array from :func:`match_anchors` (``>= 0`` foreground, ``-1`` background,
+        ``-2`` ignored)
+    batch_size : int, anchors per image (Faster R-CNN: 256)
+    positive_fraction : float in [0, 1] (Faster R-CNN: 0.5)
+    rng : ``numpy.random.Generator``, seed or None
+
+    Returns
+    -------
+    positive, negative : int64 arrays of sampled anchor indices (sorted)
+    """
+    m = np.asarray(matches)
+    if m.ndim != 1 or not np.issubdtype(m.dtype, np.integer):
+        raise ValueError(f"matches must be a 1-D int array, got shape {m.shape}, dtype {m.dtype}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 0:
+        raise ValueError(f"batch_size must be a non-negative int, got {batch_size!r}")
+    if not 0.0 <= positive_fraction <= 1.0:
+        raise ValueError(f"positive_fraction must be in [0, 1], got {positive_fraction!r}")
+    rng = np.random.default_rng(rng)
+    positive, negative = np.flatnonzero(m >= 0), np.flatnonzero(m == BACKGROUND)
+    num_pos = min(positive.size, int(batch_size * positive_fraction))
+    num_neg = min(negative.size, batch_size - num_pos)
+    return (np.sort(rng.choice(positive, num_pos, replace=False)),
+            np.sort(rng.choice(negative, num_neg, replace=False)))
+
+
+#: SSD300's scales in the paper: conv4_3 at 0.1 (Sec. 3.1), the Sec. 2.2 rule (0.2 .. 0.9) over the
+#: other five maps, and s_7 = 1.0 for the last map's extra box (not in the paper; torchvision's choice).
+#: ``ssd_default_boxes()`` without ``scales`` applies the Sec. 2.2 rule to all six maps instead.
+SSD300_PAPER_SCALES = (0.1, *ssd_scales(5, 0.2, 0.9))

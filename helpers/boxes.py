@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from helpers.validate import real
+
 FORMATS = ("xyxy", "xywh", "cxcywh")
 
 #: torchvision's ``BoxCoder`` default: the largest ``dw``/``dh`` fed to ``exp`` when decoding.
@@ -158,11 +160,15 @@ def box_convert(boxes, in_fmt: str, out_fmt: str) -> np.ndarray:
 
 
 def _check_weights(weights) -> tuple[float, float, float, float]:
+    if isinstance(weights, (str, bytes)):
+        raise TypeError(f"weights must be 4 numbers (wx, wy, ww, wh), got {weights!r}")
     try:
-        w = tuple(float(v) for v in weights)
+        w = tuple(real(v, "weights (wx, wy, ww, wh)", low=0.0, low_open=True) for v in weights)
     except TypeError:
         raise TypeError(f"weights must be 4 numbers (wx, wy, ww, wh), got {weights!r}") from None
-    if len(w) != 4 or not all(math.isfinite(v) and v > 0 for v in w):
+    except ValueError:
+        raise ValueError(f"weights must be 4 positive finite numbers (wx, wy, ww, wh), got {weights!r}") from None
+    if len(w) != 4:
         raise ValueError(f"weights must be 4 positive finite numbers (wx, wy, ww, wh), got {weights!r}")
     return w
 
@@ -236,13 +242,14 @@ def decode_boxes(deltas, anchors, weights=(10.0, 10.0, 5.0, 5.0), clip: float = 
     deltas : (N, 4) array-like ``(dx, dy, dw, dh)``, finite
     anchors : (N, 4) array-like, xyxy
     weights : 4 positive floats ``(wx, wy, ww, wh)``, the ones used to encode
-    clip : float, upper bound for ``dw / ww`` and ``dh / wh``
+    clip : float, finite upper bound for ``dw / ww`` and ``dh / wh`` (NaN would make every box NaN)
 
     Returns
     -------
     (N, 4) array of xyxy boxes, in the dtype of ``deltas``.
     """
     w = _check_weights(weights)
+    clip = real(clip, "clip")
     d = as_float_array(deltas, "deltas")
     if d.ndim != 2 or d.shape[1] != 4:
         raise ValueError(f"deltas must have shape (N, 4), got {d.shape}")

@@ -16,7 +16,9 @@ label 0 is the background. Boxes are ``xyxy`` float pixel edges (no "+1") everyw
 A learner's own photos: label them with LabelImg in Pascal VOC mode, then either keep LabelImg's
 layout (images and XML files in one folder) and use ``split=None``, or arrange them as
 ``Annotations/`` + ``JPEGImages/`` with optional ``ImageSets/Main/{train,val,test}.txt`` (one
-image id, the file name without extension, per line). Pass ``classes=(...)`` with your names.
+image id, the file name without extension, per line). Pass ``classes=(...)`` with your names
+(or ``classes=None``: the sorted names found in the whole folder, printed). Paths in your files
+must stay inside the folder, and a broken image or annotation raises an error naming the file.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from helpers.voc import (
     SPLITS,
     VOCFormatError,
     annotation_files,
+    check_classes,
     class_counts,
+    folder_classes,
     image_path_for,
     read_split,
     read_voc_xml,
@@ -48,7 +52,7 @@ _TORCH_NAMES = ("VOCDetectionDataset", "train_transforms", "collate_fn")
 
 __all__ = [
     "CLASSES", "DISTRACTORS", "GENERATOR_VERSION", "JPEG_OPTIONS", "SPLITS", "STYLES", "VOCFormatError",
-    "annotation_files", "class_counts", "image_path_for", "make_background", "make_batman_dataset",
+    "annotation_files", "check_classes", "class_counts", "folder_classes", "image_path_for", "make_background", "make_batman_dataset",
     "read_split", "read_voc_xml", "render_scene", "render_sprite", "voc_to_coco", "voc_xml_string",
     "write_coco_json", "write_voc_xml", *_TORCH_NAMES,
 ]
@@ -56,7 +60,7 @@ __all__ = [
 
 def label_names(classes=CLASSES) -> dict[int, str]:
     """``{label: name}`` for a detector's outputs, with 0 as ``"background"``."""
-    return {0: "background", **{k + 1: name for k, name in enumerate(classes)}}
+    return {0: "background", **{k + 1: name for k, name in enumerate(check_classes(classes))}}
 
 
 __all__.append("label_names")

@@ -10,6 +10,12 @@
 * :func:`save_checkpoint` / :func:`load_checkpoint` - model (and optimiser) state with the build
   recipe, so a checkpoint rebuilds its own model.
 
+Checkpoints are untrusted input (a learner resumes from, or shares, any ``.pt`` file): every
+file is read with ``torch.load(weights_only=True)``, which unpickles only tensors, numbers,
+strings and containers and never runs code from the file, and a file that is unreadable, not a
+checkpoint, or made for another model raises :class:`CheckpointError` naming the path. The
+committed shapes checkpoint is checked against the SHA-256 recorded beside it.
+
 Boxes are ``xyxy`` float pixels of the input image; labels are ``1..num_classes`` (0 is the
 background, never predicted). Training lives in :mod:`helpers.train`, ONNX in
 :mod:`helpers.export`.
@@ -17,6 +23,10 @@ background, never predicted). Training lives in :mod:`helpers.train`, ONNX in
 
 from __future__ import annotations
 
+import hashlib
+import io
+import pickle
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,8 +51,19 @@ MODELS: dict[str, str] = {
     "ssdlite320_mobilenet_v3_large": "one-stage SSDlite, MobileNetV3-Large, 320x320 input",
 }
 
-#: Where ``tools/pretrain_backbone.py`` writes the offline backbone (MobileNetV3-Large features).
-SHAPES_BACKBONE = Path(__file__).resolve().parents[1] / "data" / "weights" / "mobilenet_v3_large_shapes.pt"
+#: The offline backbone (MobileNetV3-Large features, FPN, RPN) written by
+#: ``tools/pretrain_backbone.py``; shipped inside the package (package data), so a pip install
+#: (Colab) has it too. Its SHA-256 is recorded beside it in ``<name>.sha256``.
+SHAPES_BACKBONE = Path(__file__).resolve().parent / "weights" / "mobilenet_v3_large_shapes.pt"
+
+#: The command that rebuilds :data:`SHAPES_BACKBONE` and its digest (from a clone of the repository).
+REBUILD_SHAPES = "python tools/pretrain_backbone.py --minutes 35 --seed 0"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used (unreadable, unsafe, corrupted, or for another model);
+    the message names the file and says what is wrong."""
+
 
 # Faster R-CNN settings that make CPU training affordable: the box head sees 128 sampled
 # proposals per image instead of 512 (its 12544x1024 FC layer dominates a CPU training step),
@@ -59,6 +80,79 @@ def _check_weights(weights):
     raise ValueError(f"weights must be 'coco', 'shapes', None or a .pt backbone checkpoint path, got {weights!r}")
 
 
+def digest_path(path) -> Path:
+    """Where the SHA-256 of checkpoint ``path`` is recorded: ``<path>.sha256`` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def write_digest(path) -> Path:
+    """Record the SHA-256 of ``path`` in :func:`digest_path` (``sha256sum`` format); returns that file."""
+    path = Path(path)
+    out = digest_path(path)
+    out.write_text(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
+    return out
+
+
+def _check_digest(path: Path, data: bytes) -> None:
+    """Compare ``data`` (the bytes of ``path``) with the SHA-256 recorded beside it, if any.
+
+    The committed :data:`SHAPES_BACKBONE` must have its record; another checkpoint is checked
+    when one exists (``tools/pretrain_backbone.py`` writes it).
+    """
+    record = digest_path(path)
+    committed = path.resolve() == SHAPES_BACKBONE.resolve()
+    if not record.is_file():
+        if committed:
+            raise CheckpointError(f"{path}: its SHA-256 record {record.name} is missing, so the file cannot be "
+                                  f"verified; reinstall helpers, or rebuild both with `{REBUILD_SHAPES}`")
+        return
+    fields = record.read_text().split()
+    expected = fields[0].lower() if fields else ""
+    if not re.fullmatch(r"[0-9a-f]{64}", expected):
+        raise CheckpointError(f"{record}: not a SHA-256 record (expected 64 hex digits and the file name)")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        fix = f"reinstall helpers (in a clone: `git checkout -- helpers/weights`), or rebuild it with `{REBUILD_SHAPES}`"
+        raise CheckpointError(f"{path}: SHA-256 mismatch, the file is corrupted or was modified "
+                              f"(recorded {expected[:16]}..., file {actual[:16]}...); "
+                              + (fix if committed else "rebuild it, or delete the stale record " + record.name))
+
+
+def _torch_load(path: Path, what: str, map_location="cpu", *, verify: bool = False):
+    """``torch.load(weights_only=True)`` of ``path`` with errors in user terms naming the file.
+
+    The file is read once: the same bytes are hashed (``verify``) and unpickled. ``weights_only``
+    unpickles only tensors, numbers, strings and containers: an object whose unpickling would
+    call a function (the way a malicious pickle runs code) is refused before anything runs.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot read the {what} ({err.strerror or err})") from None
+    if verify:
+        _check_digest(path, data)
+    try:
+        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        text = str(err)
+        if "Weights only load failed" not in text:
+            raise CheckpointError(f"{path}: not a readable PyTorch {what}: the file is truncated, corrupted or not a "
+                                  "checkpoint at all (torch.load raised UnpicklingError)") from None
+        found = re.search(r"WeightsUnpickler error: (.*?)(?: was not an allowed| Please|\n|$)", text)
+        detail = f" ({found.group(1).strip()})" if found else ""
+        raise CheckpointError(
+            f"{path}: refused to load this {what}: besides weights it holds Python objects{detail} whose "
+            "unpickling could run code. helpers loads checkpoints with torch.load(weights_only=True) "
+            "(tensors, numbers, strings, lists and dicts only), so nothing in the file was run; save "
+            "checkpoints with helpers.detection.save_checkpoint, and do not load files you do not trust "
+            "with weights_only=False") from None
+    except Exception as err:  # torch reports truncation/garbage as RuntimeError, EOFError, KeyError, ...
+        raise CheckpointError(f"{path}: not a readable PyTorch {what}: the file is truncated, corrupted or not a "
+                              f"checkpoint at all (torch.load raised {type(err).__name__}); save it again, or "
+                              "copy it again if it was downloaded") from None
+
+
 def load_backbone_state(path=SHAPES_BACKBONE) -> tuple[dict, dict]:
     """Read a pretrained checkpoint written by ``tools/pretrain_backbone.py``.
 
@@ -66,16 +160,32 @@ def load_backbone_state(path=SHAPES_BACKBONE) -> tuple[dict, dict]:
     weights, and, when present, ``parts["fpn"]`` and ``parts["rpn"]`` the feature pyramid and
     region proposal network of the Faster R-CNN they came from (float32 tensors); ``meta`` says
     how the checkpoint was made.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    CheckpointError
+        The SHA-256 recorded beside the file (``<path>.sha256``; required for
+        :data:`SHAPES_BACKBONE`) does not match; the file is unreadable, unsafe (anything but
+        weights) or not a backbone checkpoint.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no backbone checkpoint at {path}; make it with `python tools/pretrain_backbone.py`")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or "features" not in ckpt:
-        raise ValueError(f"{path} is not a backbone checkpoint (no 'features' entry)")
-    parts = {part: {k: v.float() if v.is_floating_point() else v for k, v in ckpt[part].items()}
-             for part in ("features", "fpn", "rpn") if part in ckpt}
-    return parts, ckpt.get("meta", {})
+        raise FileNotFoundError(f"no backbone checkpoint at {path}; make it with `{REBUILD_SHAPES}`")
+    ckpt = _torch_load(path, "backbone checkpoint", verify=True)
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("features"), dict):
+        raise CheckpointError(f"{path}: not a backbone checkpoint (no 'features' entry); make one with "
+                              "tools/pretrain_backbone.py")
+    parts = {}
+    for part in ("features", "fpn", "rpn"):
+        if part in ckpt:
+            state = ckpt[part]
+            if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+                raise CheckpointError(f"{path}: entry {part!r} is not a state dict of tensors")
+            parts[part] = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    meta = ckpt.get("meta", {})
+    return parts, meta if isinstance(meta, dict) else {}
 
 
 def build_detector(name: str = "fasterrcnn_mobilenet_v3_large_320_fpn", num_classes: int = 5, *,
@@ -112,15 +222,8 @@ def build_detector(name: str = "fasterrcnn_mobilenet_v3_large_320_fpn", num_clas
     -------
     nn.Module in train mode, with ``model.build_recipe`` (the arguments, for checkpoints).
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int (foreground classes), got {num_classes!r}")
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 64:
-        raise ValueError(f"image_size must be an int >= 64, got {image_size!r}")
+    _check_build_args(name, num_classes, image_size, trainable_backbone_layers, box_head_size)
     weights = _check_weights(weights)
-    if trainable_backbone_layers is not None and not 0 <= trainable_backbone_layers <= 6:
-        raise ValueError(f"trainable_backbone_layers must be in 0..6, got {trainable_backbone_layers}")
     recipe = {"name": name, "num_classes": num_classes, "weights": None if weights is None else str(weights),
               "trainable_backbone_layers": trainable_backbone_layers, "image_size": image_size,
               "box_head_size": box_head_size, "kwargs": dict(kwargs)}
@@ -133,6 +236,35 @@ def build_detector(name: str = "fasterrcnn_mobilenet_v3_large_320_fpn", num_clas
         model = _build_ssdlite(num_classes, weights, trainable_backbone_layers, kwargs)
     model.build_recipe = recipe
     return model.train()
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_build_args(name, num_classes, image_size, trainable_backbone_layers, box_head_size) -> None:
+    """The checks :func:`build_detector` and a checkpoint's build recipe share (``ValueError``)."""
+    if not isinstance(name, str) or name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+    if not _is_int(num_classes) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int (foreground classes), got {num_classes!r}")
+    if not _is_int(image_size) or image_size < 64:
+        raise ValueError(f"image_size must be an int >= 64, got {image_size!r}")
+    if trainable_backbone_layers is not None and not (_is_int(trainable_backbone_layers)
+                                                      and 0 <= trainable_backbone_layers <= 6):
+        raise ValueError(f"trainable_backbone_layers must be an int in 0..6, got {trainable_backbone_layers!r}")
+    if box_head_size is not None and not (_is_int(box_head_size) and box_head_size >= 8):
+        raise ValueError(f"box_head_size must be an int >= 8, got {box_head_size!r}")
+
+
+def _load_state(module: nn.Module, state, path, what: str) -> None:
+    """``module.load_state_dict(state)``, a mismatch reported as which weights do not fit, naming the file."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as err:
+        lines = [ln.strip() for ln in str(err).splitlines()[1:] if ln.strip()] or [str(err)]
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        raise CheckpointError(f"{path}: its weights do not fit {what}: {lines[0]}{more}") from None
 
 
 def _faster_rcnn_layout(name, num_classes, frozen_bn, trainable_layers, image_size, kwargs) -> FasterRCNN:
@@ -167,12 +299,13 @@ def _build_faster_rcnn(name, num_classes, weights, trainable_layers, image_size,
         model.roi_heads.box_predictor = faster_rcnn.FastRCNNPredictor(
             model.roi_heads.box_predictor.cls_score.in_features, num_classes + 1)
     elif weights is not None:
-        parts, _ = load_backbone_state(SHAPES_BACKBONE if weights == "shapes" else weights)
-        model.backbone.body.load_state_dict(parts["features"])
+        path = SHAPES_BACKBONE if weights == "shapes" else weights
+        parts, _ = load_backbone_state(path)
+        _load_state(model.backbone.body, parts["features"], path, "the MobileNetV3-Large backbone")
         if "fpn" in parts:  # a detector-pretrained checkpoint: the pyramid and proposals transfer too
-            model.backbone.fpn.load_state_dict(parts["fpn"])
+            _load_state(model.backbone.fpn, parts["fpn"], path, "the feature pyramid")
         if "rpn" in parts:
-            model.rpn.load_state_dict(parts["rpn"])
+            _load_state(model.rpn, parts["rpn"], path, "the region proposal network")
     return model
 
 
@@ -181,8 +314,6 @@ def _resize_box_head(model: FasterRCNN, size: int | None, num_classes: int) -> N
         return
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"box_head_size must be an int >= 8, got {size!r}")
     resolution = model.roi_heads.box_roi_pool.output_size[0]
     model.roi_heads.box_head = TwoMLPHead(model.backbone.out_channels * resolution**2, size)
     model.roi_heads.box_predictor = FastRCNNPredictor(size, num_classes + 1)
@@ -325,39 +456,90 @@ def load_checkpoint(path, model: nn.Module | None = None, optimizer=None, schedu
                     map_location="cpu") -> tuple[nn.Module, dict]:
     """Load a checkpoint from :func:`save_checkpoint`.
 
-    With ``model=None`` the model is rebuilt from the saved recipe (no pretrained weights are
+    The file is read with ``torch.load(weights_only=True)``: nothing in it runs. With
+    ``model=None`` the model is rebuilt from the saved recipe (no pretrained weights are
     fetched: the checkpoint holds them all). Returns ``(model, checkpoint dict)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    CheckpointError
+        The file is truncated or not a checkpoint; it holds more than weights (refused before
+        anything in it runs); its recipe is invalid (e.g. an unknown model name); it was saved
+        for another model than ``model`` (e.g. another number of classes); its optimiser state
+        does not fit ``optimizer``. The message names the file.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    if not isinstance(ckpt, dict) or "model" not in ckpt:
-        raise ValueError(f"{path} is not a detector checkpoint (no 'model' entry)")
+    ckpt = _torch_load(path, "checkpoint", map_location)
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
+        raise CheckpointError(f"{path}: not a detector checkpoint (no 'model' entry); "
+                              "write checkpoints with helpers.detection.save_checkpoint")
+    recipe = ckpt.get("recipe")
+    if recipe is not None:
+        _check_recipe(recipe, path)
     if model is None:
-        recipe = ckpt.get("recipe")
         if not recipe:
-            raise ValueError(f"{path} has no build recipe: pass the model to load it into")
-        model = _rebuild(recipe)
+            raise CheckpointError(f"{path}: has no build recipe: pass the model to load it into")
+        model = _rebuild(recipe, path)
         model.build_recipe = recipe
-    model.load_state_dict(ckpt["model"])
-    if optimizer is not None and "optimizer" in ckpt:
-        optimizer.load_state_dict(ckpt["optimizer"])
-    if scheduler is not None and "scheduler" in ckpt:
-        scheduler.load_state_dict(ckpt["scheduler"])
+    else:
+        _check_same_model(recipe, getattr(model, "build_recipe", None), path)
+    _load_state(model, ckpt["model"], path, "this model")
+    for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
+        if obj is not None and name in ckpt:
+            try:
+                obj.load_state_dict(ckpt[name])
+            except (ValueError, KeyError, TypeError, RuntimeError) as err:
+                raise CheckpointError(f"{path}: its {name} state does not fit the {name} given "
+                                      f"({type(err).__name__}: {err})") from None
     return model, ckpt
 
 
-def _rebuild(recipe: dict) -> nn.Module:
+def _check_recipe(recipe, path) -> None:
+    """A checkpoint's build recipe, checked as :func:`build_detector` checks its arguments."""
+    if not isinstance(recipe, dict):
+        raise CheckpointError(f"{path}: its build recipe is not a dict but {type(recipe).__name__}")
+    try:
+        _check_build_args(recipe.get("name"), recipe.get("num_classes"), recipe.get("image_size", 320),
+                          recipe.get("trainable_backbone_layers"), recipe.get("box_head_size"))
+        if not isinstance(recipe.get("kwargs") or {}, dict):
+            raise ValueError(f"kwargs must be a dict, got {recipe['kwargs']!r}")
+        if recipe.get("weights") is not None and not isinstance(recipe["weights"], str):
+            raise ValueError(f"weights must be a string or None, got {recipe['weights']!r}")
+    except ValueError as err:
+        raise CheckpointError(f"{path}: invalid build recipe: {err}") from None
+
+
+def _check_same_model(saved, current, path) -> None:
+    """A checkpoint saved for one detector loaded into another: say which in the user's terms."""
+    if not saved or not current:
+        return  # no recipe on one side: load_state_dict's shape check is all there is
+    if saved["name"] != current.get("name"):
+        raise CheckpointError(f"{path}: this checkpoint is a {saved['name']} model, the model given is a "
+                              f"{current.get('name')}")
+    if saved["num_classes"] != current.get("num_classes"):
+        raise CheckpointError(f"{path}: this checkpoint has {saved['num_classes']} classes, the model "
+                              f"{current.get('num_classes')}; build the model with "
+                              f"num_classes={saved['num_classes']} (or load with model=None)")
+
+
+def _rebuild(recipe: dict, path="checkpoint") -> nn.Module:
     """The recipe's model with random weights in the same layout (nothing is downloaded)."""
     name, kwargs = recipe["name"], dict(recipe.get("kwargs") or {})
-    if name.startswith("fasterrcnn"):
-        model = _faster_rcnn_layout(name, recipe["num_classes"], recipe["weights"] is not None,
-                                    recipe.get("trainable_backbone_layers"), recipe["image_size"], kwargs)
-        _resize_box_head(model, recipe.get("box_head_size"), recipe["num_classes"])
-        return model
-    # SSDlite's COCO build has the same layout as the random one
-    return _build_ssdlite(recipe["num_classes"], None, None, kwargs)
+    try:
+        if name.startswith("fasterrcnn"):
+            model = _faster_rcnn_layout(name, recipe["num_classes"], recipe.get("weights") is not None,
+                                        recipe.get("trainable_backbone_layers"), recipe.get("image_size", 320),
+                                        kwargs)
+            _resize_box_head(model, recipe.get("box_head_size"), recipe["num_classes"])
+            return model
+        # SSDlite's COCO build has the same layout as the random one
+        return _build_ssdlite(recipe["num_classes"], None, None, kwargs)
+    except (TypeError, ValueError) as err:  # e.g. an option torchvision does not know in kwargs
+        raise CheckpointError(f"{path}: its build recipe does not build a {name}: {err}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -382,7 +564,9 @@ def evaluate_predictions(predictions: Sequence[dict], ground_truth: Sequence[dic
     ``"AP_per_class"`` ({label: AP@[.5:.95]}).
     """
     from helpers.metrics import coco_evaluate, coco_pr_curve
+    from helpers.voc import check_classes
 
+    classes = check_classes(classes)
     if len(predictions) != len(ground_truth):
         raise ValueError(f"{len(predictions)} prediction images but {len(ground_truth)} ground-truth images")
     sizes = sizes or [(0, 0)] * len(ground_truth)

@@ -33,6 +33,8 @@ import math
 
 import numpy as np
 
+from helpers.validate import real
+
 __all__ = [
     "REDUCTIONS",
     "LOG_CLAMP",
@@ -102,13 +104,15 @@ def _reduce(loss: np.ndarray, reduction: str):
 
 
 def _check_alpha_gamma(alpha, gamma) -> float | None:
-    if gamma < 0 or not np.isfinite(gamma):
-        raise ValueError(f"gamma must be a finite number >= 0, got {gamma}")
-    if alpha is None or alpha < 0:  # torchvision: a negative alpha switches weighting off
+    real(gamma, "gamma", low=0.0)
+    if alpha is None:
+        return None
+    alpha = real(alpha, "alpha (in [0, 1], or negative/None for no weighting)")
+    if alpha < 0:  # torchvision: a negative alpha switches weighting off
         return None
     if alpha > 1:
         raise ValueError(f"alpha must be in [0, 1] (or negative/None for no weighting), got {alpha}")
-    return float(alpha)
+    return alpha
 
 
 def _grad_scale(n: int, reduction: str) -> float:
@@ -326,8 +330,7 @@ def smooth_l1(pred, target, beta: float = 1.0, reduction: str = "mean"):
     reduction : {"mean", "sum", "none"}
     """
     _check_reduction(reduction)
-    if beta < 0 or not np.isfinite(beta):
-        raise ValueError(f"beta must be a finite number >= 0, got {beta}")
+    beta = real(beta, "beta", low=0.0)
     a = np.abs(_residual(pred, target))
     if beta == 0:
         return _reduce(a, reduction)
@@ -337,8 +340,7 @@ def smooth_l1(pred, target, beta: float = 1.0, reduction: str = "mean"):
 
 def smooth_l1_grad(pred, target, beta: float = 1.0, reduction: str = "mean") -> np.ndarray:
     """Gradient of :func:`smooth_l1` w.r.t. ``pred``: ``x / beta`` inside ``|x| < beta``, else ``sign(x)``."""
-    if beta < 0 or not np.isfinite(beta):
-        raise ValueError(f"beta must be a finite number >= 0, got {beta}")
+    beta = real(beta, "beta", low=0.0)
     x = _residual(pred, target)
     grad = np.sign(x) if beta == 0 else np.where(np.abs(x) < beta, x / beta, np.sign(x))
     return grad * _grad_scale(x.size, reduction)
@@ -351,8 +353,7 @@ def huber(pred, target, delta: float = 1.0, reduction: str = "mean"):
     linear part has slope ``delta``, smooth L1's has slope 1). As ``torch.nn.functional.huber_loss``
     and ``tf.keras.losses.Huber``.
     """
-    if delta <= 0 or not np.isfinite(delta):
-        raise ValueError(f"delta must be a finite number > 0, got {delta}")
+    delta = real(delta, "delta", low=0.0, low_open=True)
     loss = smooth_l1(pred, target, beta=delta, reduction="none") * delta
     _check_reduction(reduction)
     return _reduce(loss, reduction)
@@ -459,7 +460,8 @@ def focal_loss(p, y, alpha: float | None = 0.25, gamma: float = 2.0, reduction: 
 
 
 def _log_base(base: float) -> float:
-    if not np.isfinite(base) or base <= 0 or base == 1:
+    base = real(base, "base (2 for bits, math.e for nats)", low=0.0, low_open=True)
+    if base == 1:
         raise ValueError(f"base must be a positive number other than 1 (2 for bits, math.e for nats), got {base}")
     return math.log(base)
 

@@ -44,6 +44,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from helpers.validate import real
+
 __all__ = [
     "AP_METHODS",
     "COCO_AREA_RANGES",
@@ -260,6 +262,27 @@ def _xywh(values, what: str) -> np.ndarray:
     return boxes
 
 
+def _is_id(value) -> bool:
+    return isinstance(value, (int, np.integer, str)) and not isinstance(value, (bool, np.bool_))
+
+
+def _unique_ids(records, what: str) -> list:
+    """The ``id`` of every record: ints or strings (one kind), each used once; errors name the record."""
+    ids = _column(records, "id", what)
+    bad = next((n for n, i in enumerate(ids) if not _is_id(i)), None)
+    if bad is not None:
+        raise TypeError(f"{what} {bad}: 'id' must be an int or a string, got {_short(ids[bad])}")
+    strings = [isinstance(i, str) for i in ids]
+    if any(strings) and not all(strings):
+        raise TypeError(f"{what} ids mix ints and strings ({_short(ids[strings.index(False)])} and "
+                        f"{_short(ids[strings.index(True)])}); use one kind")
+    if len(set(ids)) != len(ids):
+        seen = set()
+        dup = next(i for i in ids if i in seen or seen.add(i))
+        raise ValueError(f"{what} id {dup!r} is used more than once")
+    return ids
+
+
 def _indices(ids, index: dict, what: str, key: str) -> np.ndarray:
     """Positions of ``ids`` in ``index`` ({id: position}), with an error naming an unknown id."""
     try:
@@ -301,9 +324,23 @@ def _voc_image(record, i: int, what: str, keys: tuple[str, ...]) -> dict:
     out["boxes"] = boxes
     n = len(boxes)
     for key in keys[1:]:
+        out[key] = out[key].reshape(0) if out[key].size == 0 else out[key]
         if out[key].shape != (n,):
             raise ValueError(f"{what} image {i}: {key!r} must have shape ({n},), got {out[key].shape}")
+    out["labels"] = _integer_labels(out["labels"], f"{what} image {i}")
     return out
+
+
+def _integer_labels(labels: np.ndarray, what: str) -> np.ndarray:
+    """Class labels as int64: integers, or floats with whole values (1.0); 1.7, NaN, text refused."""
+    if labels.dtype.kind in "iu":
+        return labels.astype(np.int64)
+    if labels.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(labels) | (labels != np.round(labels)))
+        if bad.size == 0:
+            return labels.astype(np.int64)
+        raise ValueError(f"{what}: 'labels' must be whole numbers (class ids), got {labels[bad[0]]!r}")
+    raise TypeError(f"{what}: 'labels' must be integers (class ids), got dtype {labels.dtype}")
 
 
 def _pair_iou_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -358,9 +395,10 @@ def voc_evaluate(gt: Sequence[Mapping], dets: Sequence[Mapping], iou_threshold: 
         ``"recall"``, ``"precision"``, ``"scores"``: ``{label: (N,) array}``, the curve of each
         class in rank order (detections matched to difficult objects left out).
     """
-    if metric not in AP_METHODS:
+    if not isinstance(metric, str) or metric not in AP_METHODS:
         raise ValueError(f"metric must be one of {AP_METHODS}, got {metric!r}")
-    if not (0.0 <= float(iou_threshold) < 1.0):
+    iou_threshold = real(iou_threshold, "iou_threshold", low=0.0)
+    if not iou_threshold < 1.0:
         raise ValueError(f"iou_threshold must be in [0, 1), got {iou_threshold!r}")
     if isinstance(gt, Mapping) or isinstance(dets, Mapping):
         raise TypeError("gt and dets must be sequences with one dict per image")
@@ -472,15 +510,11 @@ def _coco_gt_arrays(gt) -> dict:
     for key in ("images", "annotations", "categories"):
         if key not in gt:
             raise ValueError(f"COCO ground truth has no {key!r} list")
-    img_ids = sorted(set(_column(gt["images"], "id", "image")))
-    cat_ids = sorted(set(_column(gt["categories"], "id", "category")))
+    img_ids = sorted(_unique_ids(gt["images"], "image"))
+    cat_ids = sorted(_unique_ids(gt["categories"], "category"))
     anns = gt["annotations"]
     what = "ground-truth annotation"
-    ids = _column(anns, "id", what)
-    if len(set(ids)) != len(ids):
-        seen = set()
-        dup = next(i for i in ids if i in seen or seen.add(i))
-        raise ValueError(f"ground-truth annotation id {dup!r} is used more than once")
+    ids = _unique_ids(anns, what)
     img_index = {i: n for n, i in enumerate(img_ids)}
     cat_index = {c: n for n, c in enumerate(cat_ids)}
     area = _numbers(_column(anns, "area", what), what, "area")
@@ -488,6 +522,9 @@ def _coco_gt_arrays(gt) -> dict:
     if bad.size:
         raise ValueError(f"{what} {bad[0]}: 'area' is negative ({area[bad[0]]})")
     crowd = [a.get("iscrowd", 0) for a in anns]
+    bad = next((n for n, c in enumerate(crowd) if c not in (0, 1) or isinstance(c, str)), None)
+    if bad is not None:
+        raise ValueError(f"{what} {bad}: 'iscrowd' must be 0 or 1, got {_short(crowd[bad])}")
     return {
         "img_ids": img_ids,
         "cat_ids": cat_ids,
@@ -799,7 +836,7 @@ def coco_pr_curve(result: dict, iou_threshold: float = 0.5, category_id=None, ar
     level for one category, or the mean over categories with ground truth when
     ``category_id`` is None. Precision is 0 beyond the highest recall reached.
     """
-    t = np.flatnonzero(np.isclose(result["iou_thresholds"], iou_threshold))
+    t = np.flatnonzero(np.isclose(result["iou_thresholds"], real(iou_threshold, "iou_threshold")))
     if t.size != 1:
         raise ValueError(f"iou_threshold must be one of {np.round(result['iou_thresholds'], 2).tolist()}")
     if area not in result["area_ranges"] or max_dets not in result["max_dets"]:

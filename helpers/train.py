@@ -125,8 +125,9 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
     history: dict = {"iteration": [], "lr": [], "loss": [], "seconds": []}
     start = 0
     if checkpoint is not None and resume and Path(checkpoint).is_file():
+        # weights_only load: a checkpoint found at this path cannot run code (see helpers.detection)
         _, ckpt = load_checkpoint(checkpoint, model, opt, map_location=device)
-        history, start = ckpt["history"], int(ckpt["iteration"])
+        history, start = _resume_state(ckpt, checkpoint, iterations)
     history.update({"device": str(device), "amp": amp, "resumed_from": start})
 
     steps = range(start, iterations)
@@ -185,6 +186,24 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
         save_checkpoint(checkpoint, model, opt, iteration=history["iteration"][-1], history=history)
     model.eval()
     return history
+
+
+def _resume_state(ckpt: dict, path, iterations: int) -> tuple[dict, int]:
+    """The history and iteration a training checkpoint resumes from, checked (errors name the file)."""
+    from helpers.detection import CheckpointError
+
+    history, start = ckpt.get("history"), ckpt.get("iteration")
+    if not isinstance(history, dict) or isinstance(start, bool) or not isinstance(start, int):
+        raise CheckpointError(f"{path}: holds a model but no training state ('iteration', 'history'), so training "
+                              "cannot resume from it; pass resume=False to start over, or another checkpoint path")
+    lengths = {k: len(v) for k, v in history.items() if isinstance(v, list)}
+    if not {"iteration", "loss", "lr", "seconds"} <= set(lengths) or len(set(lengths.values())) > 1 \
+            or lengths["iteration"] != start:
+        raise CheckpointError(f"{path}: its training history is inconsistent with iteration {start}")
+    if not 0 <= start <= iterations:
+        raise CheckpointError(f"{path}: was saved at iteration {start}, beyond iterations={iterations}; "
+                              "raise iterations, or pass resume=False to start over")
+    return history, start
 
 
 def smooth(values, window: int = 20) -> np.ndarray:

@@ -299,7 +299,37 @@ def haar_features_at(ii, feature_coord, offsets) -> np.ndarray:
     return out
 
 
-def run_cascade(ii, feature_coord, stages, offsets=None) -> tuple[np.ndarray, np.ndarray]:
+def scale_feature_coord(feature_coord, scale: float) -> list:
+    """Scale Haar-like features to a ``scale`` times larger window: Viola & Jones' way to scan scales.
+
+    Instead of resizing the image (a pyramid), Viola & Jones scale the *detector*: with an
+    integral image a rectangle sum costs 4 look-ups whatever its size, so a feature on a
+    ``scale``-times larger window costs the same as on the base window. Each inclusive
+    rectangle ``[(r0, c0), (r1, c1)]`` becomes ``[(round(s r0), round(s c0)), (round(s (r1 + 1)) - 1,
+    round(s (c1 + 1)) - 1)]``; divide the feature values by ``scale ** 2`` (``value_scale`` of
+    :func:`run_cascade`) to compare them with thresholds learnt on the base window. For an
+    integer ``scale`` the scaled rectangles are exact.
+
+    Parameters
+    ----------
+    feature_coord : features in base-window coordinates (``skimage.feature.haar_like_feature_coord``)
+    scale : float >= 1
+
+    Returns
+    -------
+    list of features, each a list of ``[(r0, c0), (r1, c1)]`` rectangles, in the scaled window.
+    """
+    if not np.isfinite(scale) or scale < 1:
+        raise ValueError(f"scale must be a finite number >= 1, got {scale!r}")
+
+    def edge(v):
+        return int(np.floor(v * scale + 0.5))
+
+    return [[[(edge(r0), edge(c0)), (edge(r1 + 1) - 1, edge(c1 + 1) - 1)] for (r0, c0), (r1, c1) in rects]
+            for rects in feature_coord]
+
+
+def run_cascade(ii, feature_coord, stages, offsets=None, value_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Scan windows with a cascade the way a detector does: each stage computes only its own
     features, and only on the windows every earlier stage passed.
 
@@ -310,6 +340,8 @@ def run_cascade(ii, feature_coord, stages, offsets=None) -> tuple[np.ndarray, np
     feature_coord : the feature coordinates the stages' ``Stump.feature`` indices refer to
     stages : from :func:`train_cascade`
     offsets : (N, 2) top-left ``(row, col)`` of the windows in that image (see :func:`haar_features_at`)
+    value_scale : feature values are divided by it before the stumps compare them (``scale ** 2``
+        for features scaled by :func:`scale_feature_coord`)
 
     Returns
     -------
@@ -333,7 +365,7 @@ def run_cascade(ii, feature_coord, stages, offsets=None) -> tuple[np.ndarray, np
     counts = [n]
     for stage, used in zip(stages, stage_features(stages), strict=True):
         if len(alive):
-            values = features(alive, used)  # only this stage's columns
+            values = features(alive, used) / value_scale  # only this stage's columns
             column = {f: i for i, f in enumerate(used)}
             score = sum((s.alpha * np.where(s.polarity * (values[:, column[s.feature]] - s.threshold) > 0, 1.0, -1.0)
                          for s in stage.stumps), np.zeros(len(alive)))

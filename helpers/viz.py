@@ -240,3 +240,24 @@ def bar_chart(values: Mapping[str, float], *, ax=None, title: str | None = None,
         ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", rotation=20)
     return ax
+
+
+def show_jpeg(fig=None, quality: int = 80, dpi: float | None = None):
+    """Show a matplotlib figure in a notebook as a JPEG (and close it).
+
+    Figures of photos stored as PNG take 1-2 bytes per pixel; as a JPEG at ``quality`` 80 a
+    tenth of that, which keeps a notebook with a few photos under its size limit. Line plots
+    look better as the usual PNG: use this for photos only.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    if not 1 <= int(quality) <= 95:
+        raise ValueError(f"quality must be in 1..95, got {quality!r}")
+    fig = plt.gcf() if fig is None else fig
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="jpeg", dpi=dpi or fig.dpi, bbox_inches="tight", pil_kwargs={"quality": int(quality)})
+    plt.close(fig)
+    display(Image(data=buffer.getvalue(), format="jpeg"))

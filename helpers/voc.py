@@ -30,24 +30,29 @@ writes ``int()`` of a corner's continuous canvas position, so a box drawn by han
 one pixel of where it was drawn: below any labeller's precision.)
 
 Bad input raises :class:`VOCFormatError` (a ``ValueError``) naming the file and the problem;
-nothing is skipped silently.
+nothing is skipped silently. The writer refuses what the reader refuses, with the same messages
+(one set of checks serves both). A dataset folder is untrusted input: every path derived from an
+annotation (``<filename>``) or a split file line must stay inside the dataset folder (absolute
+paths and ``..`` that leave it are refused), and class numbering never depends on one file:
+labels are ``classes.index(name) + 1`` for the ``classes`` given, or for the sorted class names
+of the whole folder (:func:`folder_classes`) when ``classes=None``.
 """
 
 from __future__ import annotations
 
 import json
+import numbers
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
-try:  # defusedxml refuses entity-expansion bombs in files a learner downloads; same API
-    from defusedxml.ElementTree import ParseError
-    from defusedxml.ElementTree import parse as _parse_xml
-except ImportError:  # pragma: no cover - defusedxml is optional
-    from xml.etree.ElementTree import ParseError
-    from xml.etree.ElementTree import parse as _parse_xml
+# defusedxml (a declared dependency) refuses entity-expansion bombs and external entities in
+# files a learner downloads; same API as xml.etree
+from defusedxml.ElementTree import ParseError
+from defusedxml.ElementTree import parse as _parse_xml
 
 #: The Batman dataset's classes. A torchvision detector sees them as labels 1..5
 #: (``CLASSES.index(name) + 1``); label 0 is reserved for the background.
@@ -58,7 +63,93 @@ SPLITS = ("train", "val", "test")
 
 
 class VOCFormatError(ValueError):
-    """A VOC annotation file (or folder) that cannot be used; the message names the file."""
+    """A dataset file (VOC annotation, split list, image) or folder that cannot be used; the
+    message names the file."""
+
+
+# ---------------------------------------------------------------------------------------------
+# checks shared by the reader and the writer (same refusals, same messages)
+# ---------------------------------------------------------------------------------------------
+def check_classes(classes, name: str = "classes") -> tuple[str, ...]:
+    """``classes`` as a tuple of distinct, non-empty class names (a single string is refused)."""
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence):
+        raise TypeError(f"{name} must be a list or tuple of class names, got {type(classes).__name__} {classes!r}")
+    out = tuple(classes)
+    bad = [c for c in out if not isinstance(c, str) or not c.strip() or c != c.strip()]
+    if bad:
+        raise ValueError(f"{name} must be non-empty strings without surrounding spaces, got {bad[0]!r}")
+    if len(set(out)) != len(out):
+        dup = next(c for i, c in enumerate(out) if c in out[:i])
+        raise ValueError(f"{name} lists {dup!r} more than once")
+    return out
+
+
+def _control_char(text: str, allow: str = "") -> str | None:
+    """The first control character (or code point XML 1.0 cannot hold) of ``text``, if any."""
+    return next((c for c in text if c not in allow and (unicodedata.category(c) in ("Cc", "Cs")
+                                                         or c in "\ufffe\uffff")), None)
+
+
+def _check_text(text, tag: str, path, where: str = "") -> str:
+    """A required text field (``<filename>``, ``<name>``): non-empty, no control characters."""
+    if not isinstance(text, str):
+        raise VOCFormatError(f"{path}: <{tag}> must be a string, got {type(text).__name__} {text!r}{where}")
+    text = text.strip()
+    if not text:
+        raise VOCFormatError(f"{path}: missing <{tag}>{where}")
+    bad = _control_char(text)
+    if bad is not None:
+        raise VOCFormatError(f"{path}: <{tag}> contains the control character {bad!r}: {text!r}{where}")
+    return text
+
+
+def _check_number(text, tag: str, path, where: str = "") -> float:
+    """A numeric field (text or number) as a finite float."""
+    try:
+        if isinstance(text, bool) or not isinstance(text, (str, numbers.Real)):
+            raise TypeError
+        value = float(text)
+    except (TypeError, ValueError):
+        raise VOCFormatError(f"{path}: <{tag}> is not a number: {text!r}{where}") from None
+    if not np.isfinite(value):
+        raise VOCFormatError(f"{path}: <{tag}> is not a finite number: {text!r}{where}")
+    return value
+
+
+def _check_size(width: float, height: float, path) -> tuple[int, int]:
+    if width != int(width) or height != int(height) or width < 1 or height < 1:
+        raise VOCFormatError(f"{path}: image size must be positive integers, got {width:g} x {height:g}")
+    return int(width), int(height)
+
+
+def _check_class(name: str, k: int, classes, path) -> None:
+    if classes is not None and name not in classes:
+        raise VOCFormatError(f"{path}: unknown class {name!r} in object {k}; known classes: {', '.join(classes)}")
+
+
+def _check_box(xmin, ymin, xmax, ymax, width: int, height: int, path, where: str) -> None:
+    """A VOC box (1-based inclusive pixel indices) inside a ``width`` x ``height`` image."""
+    if xmax < xmin or ymax < ymin:
+        raise VOCFormatError(
+            f"{path}: empty box{where}: xmin={xmin:g} ymin={ymin:g} xmax={xmax:g} ymax={ymax:g} "
+            "(needs xmax >= xmin and ymax >= ymin)"
+        )
+    if xmin < 1 or ymin < 1 or xmax > width or ymax > height:
+        raise VOCFormatError(
+            f"{path}: box outside the {width}x{height} image{where}: xmin={xmin:g} ymin={ymin:g} "
+            f"xmax={xmax:g} ymax={ymax:g} (VOC coordinates are 1-based: 1 <= xmin, xmax <= width)"
+        )
+
+
+def _xml_safe(text, tag: str, path) -> None:
+    """An optional text field the writer stores: XML 1.0 cannot hold control characters."""
+    if text is None:
+        return
+    if not isinstance(text, str):
+        raise VOCFormatError(f"{path}: <{tag}> must be a string, got {type(text).__name__} {text!r}")
+    bad = _control_char(text, allow="\t\n\r")
+    if bad is not None:
+        raise VOCFormatError(f"{path}: <{tag}> contains the control character {bad!r}, which XML cannot hold")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,20 +157,14 @@ class VOCFormatError(ValueError):
 # ---------------------------------------------------------------------------------------------
 def _text(parent: ET.Element, tag: str, path, where: str = "") -> str:
     node = parent.find(tag)
-    if node is None or node.text is None or not node.text.strip():
-        raise VOCFormatError(f"{path}: missing <{tag}>{where}")
-    return node.text.strip()
+    return _check_text("" if node is None or node.text is None else node.text, tag, path, where)
 
 
 def _number(parent: ET.Element, tag: str, path, where: str = "") -> float:
-    text = _text(parent, tag, path, where)
-    try:
-        value = float(text)
-    except ValueError:
-        raise VOCFormatError(f"{path}: <{tag}> is not a number: {text!r}{where}") from None
-    if not np.isfinite(value):
-        raise VOCFormatError(f"{path}: <{tag}> is not a finite number: {text!r}{where}")
-    return value
+    node = parent.find(tag)
+    if node is None or node.text is None or not node.text.strip():
+        raise VOCFormatError(f"{path}: missing <{tag}>{where}")
+    return _check_number(node.text.strip(), tag, path, where)
 
 
 def _flag(parent: ET.Element, tag: str, path, where: str) -> bool:
@@ -100,8 +185,9 @@ def read_voc_xml(path, classes: Sequence[str] | None = CLASSES) -> dict:
     path : str or Path
         The XML file.
     classes : sequence of str or None
-        Known class names; an object with another name raises. ``None`` accepts any name (and
-        ``labels`` then indexes the sorted names found in this file).
+        Known class names; an object with another name raises. ``None`` accepts any name and
+        gives no ``labels``: numbering needs the classes of the whole folder, not of one file
+        (:func:`read_split` with ``classes=None`` derives them once, see :func:`folder_classes`).
 
     Returns
     -------
@@ -109,7 +195,8 @@ def read_voc_xml(path, classes: Sequence[str] | None = CLASSES) -> dict:
         ``filename`` (str, the image file name), ``folder`` (str or None), ``path`` (str or None),
         ``width``, ``height``, ``depth`` (int), ``boxes`` (float64 array (N, 4), ``xyxy`` pixel
         edges, see the module docstring), ``names`` (list of N str), ``labels`` (int64 array (N,),
-        ``classes.index(name) + 1``), ``difficult`` and ``truncated`` (bool arrays (N,)).
+        ``classes.index(name) + 1``; only when ``classes`` is given), ``difficult`` and
+        ``truncated`` (bool arrays (N,)).
 
     Raises
     ------
@@ -119,6 +206,8 @@ def read_voc_xml(path, classes: Sequence[str] | None = CLASSES) -> dict:
         ``ymax < ymin`` (internally ``x2 <= x1`` or ``y2 <= y1``). The message names the file.
     """
     path = Path(path)
+    if classes is not None:
+        classes = check_classes(classes)
     if not path.is_file():
         raise VOCFormatError(f"{path}: no such annotation file")
     try:
@@ -137,39 +226,25 @@ def read_voc_xml(path, classes: Sequence[str] | None = CLASSES) -> dict:
     width, height = _number(size, "width", path, " in <size>"), _number(size, "height", path, " in <size>")
     depth_node = size.find("depth")
     depth = int(_number(size, "depth", path, " in <size>")) if depth_node is not None and (depth_node.text or "").strip() else 3
-    if width != int(width) or height != int(height) or width < 1 or height < 1:
-        raise VOCFormatError(f"{path}: image size must be positive integers, got {width:g} x {height:g}")
-    width, height = int(width), int(height)
+    width, height = _check_size(width, height, path)
 
     boxes, names, difficult, truncated = [], [], [], []
     for k, obj in enumerate(root.findall("object")):
-        where = f" in object {k}"
-        name = _text(obj, "name", path, where)
+        name = _text(obj, "name", path, f" in object {k}")
         where = f" in object {k} ({name})"
-        if classes is not None and name not in classes:
-            raise VOCFormatError(f"{path}: unknown class {name!r} in object {k}; known classes: {', '.join(classes)}")
+        _check_class(name, k, classes, path)
         bndbox = obj.find("bndbox")
         if bndbox is None:
             raise VOCFormatError(f"{path}: missing <bndbox>{where}")
         xmin, ymin, xmax, ymax = (_number(bndbox, t, path, where) for t in ("xmin", "ymin", "xmax", "ymax"))
-        if xmax < xmin or ymax < ymin:
-            raise VOCFormatError(
-                f"{path}: empty box{where}: xmin={xmin:g} ymin={ymin:g} xmax={xmax:g} ymax={ymax:g} "
-                "(needs xmax >= xmin and ymax >= ymin)"
-            )
-        if xmin < 1 or ymin < 1 or xmax > width or ymax > height:
-            raise VOCFormatError(
-                f"{path}: box outside the {width}x{height} image{where}: xmin={xmin:g} ymin={ymin:g} "
-                f"xmax={xmax:g} ymax={ymax:g} (VOC coordinates are 1-based: 1 <= xmin, xmax <= width)"
-            )
+        _check_box(xmin, ymin, xmax, ymax, width, height, path, where)
         boxes.append((xmin - 1.0, ymin - 1.0, xmax, ymax))
         names.append(name)
         difficult.append(_flag(obj, "difficult", path, where))
         truncated.append(_flag(obj, "truncated", path, where))
 
-    known = list(classes) if classes is not None else sorted(set(names))
     folder, img_path = root.find("folder"), root.find("path")
-    return {
+    ann = {
         "filename": filename,
         "folder": folder.text if folder is not None else None,
         "path": img_path.text if img_path is not None else None,
@@ -178,10 +253,12 @@ def read_voc_xml(path, classes: Sequence[str] | None = CLASSES) -> dict:
         "depth": depth,
         "boxes": np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
         "names": names,
-        "labels": np.asarray([known.index(n) + 1 for n in names], dtype=np.int64),
         "difficult": np.asarray(difficult, dtype=bool),
         "truncated": np.asarray(truncated, dtype=bool),
     }
+    if classes is not None:
+        ann["labels"] = np.asarray([classes.index(n) + 1 for n in names], dtype=np.int64)
+    return ann
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,20 +272,41 @@ def _sub(parent: ET.Element, tag: str, text) -> ET.Element:
 
 def voc_xml_string(filename: str, width: int, height: int, boxes, names: Sequence[str], *,
                    depth: int = 3, folder: str = "JPEGImages", path: str | None = None,
-                   difficult=None, truncated=None) -> str:
-    """The text :func:`write_voc_xml` writes (see there); no file is touched."""
-    width, height = int(width), int(height)
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+                   difficult=None, truncated=None, classes: Sequence[str] | None = None,
+                   source=None) -> str:
+    """The text :func:`write_voc_xml` writes (see there); no file is touched.
+
+    ``source`` names the file in error messages (default: ``filename``).
+    """
+    where_file = filename if source is None else source
+    filename = _check_text(filename, "filename", where_file)
+    width, height = _check_size(_check_number(width, "width", where_file, " in <size>"),
+                                _check_number(height, "height", where_file, " in <size>"), where_file)
+    depth = int(_check_number(depth, "depth", where_file, " in <size>"))
+    _xml_safe(folder, "folder", where_file)
+    _xml_safe(path, "path", where_file)
+    if classes is not None:
+        classes = check_classes(classes)
+    if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
+        raise TypeError(f"{where_file}: names must be a list of class names (one per box), got "
+                        f"{type(names).__name__} {names!r}")
+    try:
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where_file}: boxes must be numbers of shape (N, 4) xyxy, got {boxes!r}") from None
     if len(names) != len(boxes):
-        raise ValueError(f"{len(boxes)} boxes but {len(names)} names")
-    if not np.isfinite(boxes).all():
-        raise ValueError(f"{filename}: boxes contain NaN or infinite values")
-    corners = np.rint(boxes).astype(np.int64)  # whole pixels, as LabelImg stores them
-    xmin, ymin, xmax, ymax = corners[:, 0] + 1, corners[:, 1] + 1, corners[:, 2], corners[:, 3]
-    bad = (corners[:, 0] < 0) | (corners[:, 1] < 0) | (xmax > width) | (ymax > height) | (xmax < xmin) | (ymax < ymin)
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{filename}: box {k} {boxes[k].tolist()} (xyxy) is empty or outside the {width}x{height} image")
+        raise ValueError(f"{where_file}: {len(boxes)} boxes but {len(names)} names")
+    # whole pixels, as LabelImg stores them, in VOC's 1-based inclusive indices
+    corners = np.rint(boxes) + np.array([1.0, 1.0, 0.0, 0.0])
+    names = list(names)
+    for k in range(len(boxes)):
+        names[k] = _check_text(names[k], "name", where_file, f" in object {k}")
+        where = f" in object {k} ({names[k]})"
+        _check_class(names[k], k, classes, where_file)
+        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), corners[k], strict=True):
+            _check_number(f"{value:g}", tag, where_file, where)  # as the reader sees the text
+        _check_box(*corners[k], width, height, where_file, where)
+    xmin, ymin, xmax, ymax = corners.astype(np.int64).T
     n = len(boxes)
     difficult = np.zeros(n, bool) if difficult is None else np.asarray(difficult, bool).reshape(n)
     if truncated is None:  # LabelImg's rule: the box touches an image border
@@ -242,8 +340,12 @@ def voc_xml_string(filename: str, width: int, height: int, boxes, names: Sequenc
 
 def write_voc_xml(xml_path, filename: str, width: int, height: int, boxes, names: Sequence[str], *,
                   depth: int = 3, folder: str = "JPEGImages", path: str | None = None,
-                  difficult=None, truncated=None) -> Path:
+                  difficult=None, truncated=None, classes: Sequence[str] | None = None) -> Path:
     """Write one annotation file exactly as LabelImg does.
+
+    It refuses what :func:`read_voc_xml` refuses, with the same messages (naming ``xml_path``):
+    an empty file name or class name, control characters, a size that is not positive integers,
+    a box that is empty or outside the image after rounding, a name not in ``classes``.
 
     Parameters
     ----------
@@ -264,14 +366,16 @@ def write_voc_xml(xml_path, filename: str, width: int, height: int, boxes, names
     difficult, truncated : array-like (N,) of bool, optional
         Default ``difficult`` 0; default ``truncated`` follows LabelImg: 1 when the box touches an
         image border.
+    classes : sequence of str, optional
+        Known class names (as ``read_voc_xml``'s ``classes``); ``None`` accepts any name.
 
     Returns
     -------
     Path of the written file.
     """
-    text = voc_xml_string(filename, width, height, boxes, names, depth=depth, folder=folder, path=path,
-                          difficult=difficult, truncated=truncated)
     xml_path = Path(xml_path)
+    text = voc_xml_string(filename, width, height, boxes, names, depth=depth, folder=folder, path=path,
+                          difficult=difficult, truncated=truncated, classes=classes, source=xml_path)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     xml_path.write_bytes(text.encode("utf-8"))
     return xml_path
@@ -292,7 +396,8 @@ def annotation_files(root, split: str | None = None) -> list[Path]:
       save location); then ``split`` must be ``None``.
 
     Images that have no XML file are not part of the dataset (LabelImg writes no file for an
-    image you never saved); an id listed in a split file without its XML raises.
+    image you never saved); an id listed in a split file without its XML raises, and so does an
+    id that is an absolute path or leads outside ``root`` (e.g. ``../../elsewhere/x``).
     """
     root = Path(root)
     if not root.is_dir():
@@ -308,47 +413,105 @@ def annotation_files(root, split: str | None = None) -> list[Path]:
     if not split_file.is_file():
         raise VOCFormatError(f"{root}: split {split!r} needs {split_file}; pass split=None to use every XML file")
     ids = [line.split()[0] for line in split_file.read_text().splitlines() if line.strip()]
-    files = [ann_dir / f"{i}.xml" for i in ids]
+    files = [inside_root(ann_dir, f"{i}.xml", root, split_file, "image id") for i in ids]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise VOCFormatError(f"{split_file}: {len(missing)} listed ids have no annotation file, e.g. {missing[0]}")
     return files
 
 
-def image_path_for(xml_path, ann: dict) -> Path:
+def inside_root(base: Path, value: str, root, source, what: str) -> Path:
+    """``base / value``, refused unless it stays inside the dataset folder ``root``.
+
+    ``value`` comes from a file a learner did not necessarily write (an annotation's
+    ``<filename>``, a split file line), so an absolute path, or one whose resolved location
+    (``..`` and symbolic links followed) is outside ``root``, raises :class:`VOCFormatError`
+    naming ``source`` (the file the value was read from), the value and the root.
+    """
+    root = Path(root)
+    if _control_char(value) is not None:
+        raise VOCFormatError(f"{source}: {what} {value!r} contains a control character; it cannot name a file")
+    if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() or PureWindowsPath(value).drive:
+        raise VOCFormatError(f"{source}: {what} {value!r} is an absolute path; paths in a dataset must be "
+                             f"relative and stay inside the dataset folder {root}")
+    path = Path(base) / value
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise VOCFormatError(f"{source}: {what} {value!r} leads outside the dataset folder {root}; paths in a "
+                             "dataset must stay inside it")
+    return path
+
+
+def _dataset_root(xml_path: Path) -> Path:
+    """The dataset folder of an annotation file: above ``Annotations/`` (VOC), else its own folder."""
+    folder = xml_path.parent
+    return folder.parent if folder.name == "Annotations" else folder
+
+
+def image_path_for(xml_path, ann: dict, root=None) -> Path:
     """Where the image of annotation ``ann`` (read from ``xml_path``) is.
 
     Tried in order: ``<root>/JPEGImages/<filename>`` (VOC), next to the XML file (LabelImg),
-    then the XML's own name with an image extension next to it or in ``JPEGImages``.
+    then the XML's own name with an image extension next to it or in ``JPEGImages``. The image
+    must be inside the dataset folder ``root`` (default: the folder above ``Annotations/``, or
+    the XML file's folder): an absolute ``<filename>`` or one that leads outside raises.
     """
     xml_path = Path(xml_path)
     folder = xml_path.parent
+    root = _dataset_root(xml_path) if root is None else Path(root)
     voc_images = folder.parent / "JPEGImages" if folder.name == "Annotations" else folder / "JPEGImages"
-    candidates = [voc_images / ann["filename"], folder / ann["filename"]]
+    candidates = [inside_root(base, ann["filename"], root, xml_path, "<filename>") for base in (voc_images, folder)]
     for ext in IMAGE_EXTENSIONS:
         candidates += [voc_images / (xml_path.stem + ext), folder / (xml_path.stem + ext)]
     for c in candidates:
-        if c.is_file():
+        if c.is_file() and c.resolve().is_relative_to(Path(root).resolve()):  # a link out of root is not used
             return c
     raise VOCFormatError(f"{xml_path}: image {ann['filename']!r} not found (looked in {voc_images} and {folder})")
+
+
+def folder_classes(root, verbose: bool = True) -> tuple[str, ...]:
+    """The class names used anywhere in a dataset folder, sorted: the numbering for ``classes=None``.
+
+    Derived once from every annotation file of the folder (all splits), so the same class has
+    the same label in every file and every split; printed (``verbose``) so the numbering is
+    seen, and can be passed as ``classes=`` from then on.
+    """
+    names = set()
+    for xml_path in annotation_files(root, None):
+        names.update(read_voc_xml(xml_path, None)["names"])
+    if not names:
+        raise VOCFormatError(f"{root}: no objects in any annotation file, so no classes to number; pass classes=")
+    found = tuple(sorted(names))
+    if verbose:
+        print(f"classes=None: {len(found)} classes found in the folder, labels 1..{len(found)}: {', '.join(found)}")
+    return found
+
+
+def resolve_classes(root, classes) -> tuple[str, ...]:
+    """``classes`` checked, or :func:`folder_classes` of ``root`` when ``None``."""
+    return folder_classes(root) if classes is None else check_classes(classes)
 
 
 def read_split(root, split: str | None = None, classes: Sequence[str] | None = CLASSES) -> list[dict]:
     """Read and validate every annotation of a split (see :func:`annotation_files`).
 
-    Each dict is :func:`read_voc_xml`'s, plus ``xml_path`` and ``image_path`` (``Path``).
+    ``classes=None`` numbers the classes of the whole folder (:func:`folder_classes`, printed).
+    Each dict is :func:`read_voc_xml`'s, plus ``xml_path`` and ``image_path`` (``Path``, inside
+    ``root``, see :func:`image_path_for`).
     """
+    classes = resolve_classes(root, classes)
     records = []
     for xml_path in annotation_files(root, split):
         ann = read_voc_xml(xml_path, classes)
         ann["xml_path"] = xml_path
-        ann["image_path"] = image_path_for(xml_path, ann)
+        ann["image_path"] = image_path_for(xml_path, ann, root)
         records.append(ann)
     return records
 
 
-def class_counts(root, split: str | None = None, classes: Sequence[str] = CLASSES) -> dict[str, int]:
-    """Number of objects of each class in a split: ``{name: count}`` in ``classes`` order."""
+def class_counts(root, split: str | None = None, classes: Sequence[str] | None = CLASSES) -> dict[str, int]:
+    """Number of objects of each class in a split: ``{name: count}`` in ``classes`` order
+    (``None``: the folder's classes, :func:`folder_classes`)."""
+    classes = resolve_classes(root, classes)
     counts = dict.fromkeys(classes, 0)
     for ann in read_split(root, split, classes):
         for name in ann["names"]:
@@ -359,7 +522,7 @@ def class_counts(root, split: str | None = None, classes: Sequence[str] = CLASSE
 # ---------------------------------------------------------------------------------------------
 # COCO export
 # ---------------------------------------------------------------------------------------------
-def voc_to_coco(root, split: str | None = None, classes: Sequence[str] = CLASSES) -> dict:
+def voc_to_coco(root, split: str | None = None, classes: Sequence[str] | None = CLASSES) -> dict:
     """A split of a VOC folder as a COCO-format ground-truth dict (what ``pycocotools`` reads).
 
     Image ids are ``1..N`` in :func:`annotation_files` order: the same ``image_id`` that
@@ -367,7 +530,9 @@ def voc_to_coco(root, split: str | None = None, classes: Sequence[str] = CLASSES
     ``1..len(classes)``, the torchvision labels. ``bbox`` is ``[x, y, w, h]`` in pixel edges
     (``x = x1``, ``w = x2 - x1``, see the module docstring); ``area = w * h``; ``iscrowd`` 0.
     VOC ``difficult`` is kept as an extra ``difficult`` field (pycocotools ignores it).
+    ``classes=None``: the folder's classes (:func:`folder_classes`).
     """
+    classes = resolve_classes(root, classes)
     images, annotations = [], []
     for image_id, ann in enumerate(read_split(root, split, classes), start=1):
         images.append({"id": image_id, "file_name": ann["filename"], "width": ann["width"], "height": ann["height"]})

@@ -11,8 +11,10 @@ item's position + 1, the id :func:`helpers.voc.voc_to_coco` gives the same image
 can be scored against that COCO ground truth directly.
 
 Every annotation is read and validated when the dataset is built (bad files raise
-``VOCFormatError`` naming the file then, not deep inside a training loop); images are read
-lazily. Augmentation uses ``torchvision.transforms.v2`` with ``tv_tensors.BoundingBoxes`` so
+``VOCFormatError`` naming the file then, not deep inside a training loop; image paths must stay
+inside the dataset folder); images are read lazily, and one that cannot be decoded (truncated,
+not an image) raises ``VOCFormatError`` naming the image and its annotation file, with Pillow's
+error chained. Augmentation uses ``torchvision.transforms.v2`` with ``tv_tensors.BoundingBoxes`` so
 the boxes follow every flip, resize and crop. This module imports torch: ``import helpers``
 and ``import helpers.data`` do not.
 """
@@ -32,7 +34,7 @@ from PIL import Image  # noqa: E402
 from torchvision import tv_tensors  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-from helpers.voc import CLASSES, VOCFormatError, read_split  # noqa: E402
+from helpers.voc import CLASSES, VOCFormatError, read_split, resolve_classes  # noqa: E402
 
 
 class VOCDetectionDataset(torch.utils.data.Dataset):
@@ -50,15 +52,17 @@ class VOCDetectionDataset(torch.utils.data.Dataset):
         Called as ``transforms(image, target)`` with a uint8 ``tv_tensors.Image`` and a target whose
         ``boxes`` are ``tv_tensors.BoundingBoxes``, e.g. :func:`train_transforms`. The result is
         converted to float in [0, 1] afterwards.
-    classes : sequence of str
-        Class names; an XML object with another name raises.
+    classes : sequence of str or None
+        Class names (label ``k + 1`` is ``classes[k]``); an XML object with another name raises.
+        ``None``: the sorted class names found in the whole folder (every split, so train and
+        val number them alike), printed; see :func:`helpers.voc.folder_classes`.
     """
 
-    def __init__(self, root, split: str | None = None, transforms=None, classes: Sequence[str] = CLASSES):
+    def __init__(self, root, split: str | None = None, transforms=None, classes: Sequence[str] | None = CLASSES):
         self.root = Path(root)
         self.split = split
         self.transforms = transforms
-        self.classes = tuple(classes)
+        self.classes = resolve_classes(self.root, classes)
         self.records = read_split(self.root, split, self.classes)
 
     def __len__(self) -> int:
@@ -67,8 +71,12 @@ class VOCDetectionDataset(torch.utils.data.Dataset):
     def load_image(self, index: int) -> Image.Image:
         """The RGB image of item ``index`` (checked against the XML's size)."""
         rec = self.records[index]
-        with Image.open(rec["image_path"]) as im:
-            image = im.convert("RGB")
+        try:
+            with Image.open(rec["image_path"]) as im:
+                image = im.convert("RGB")  # decodes: a truncated or corrupt file fails here
+        except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError...
+            raise VOCFormatError(f"{rec['image_path']}: cannot decode this image ({type(err).__name__}: {err}); "
+                                 f"it is the image of {rec['xml_path']}") from err
         if image.size != (rec["width"], rec["height"]):
             raise VOCFormatError(
                 f"{rec['xml_path']}: <size> says {rec['width']}x{rec['height']} but {rec['image_path']} is "

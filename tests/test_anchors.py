@@ -128,3 +128,23 @@ def test_bad_inputs():
         ha.kmeans_anchors([[1, 2], [0, 3]], 1)
     with pytest.raises(ValueError, match="distinct"):
         ha.kmeans_anchors([[1, 2], [1, 2]], 2)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: ha.ssd_default_boxes(steps=[8, 16, 0, 64, 100, 300]), ValueError, "steps"),  # ZeroDivisionError before
+        (lambda: ha.ssd_default_boxes(scales=[0.07, -0.15, 0.33, 0.51, 0.69, 0.87, 1.05]), ValueError, "scales"),
+        (lambda: ha.ssd_default_boxes(aspect_ratios=((2,), ("2",), (2,), (2,), (2,), (2,))), TypeError, r"aspect_ratios\[1\]"),
+        (lambda: ha.ssd_default_boxes(aspect_ratios=((2,), (-2,), (2,), (2,), (2,), (2,))), ValueError, r"aspect_ratios\[1\]"),
+        (lambda: ha.ssd_scales(3, s_min="0.2"), TypeError, "s_min"),
+        (lambda: ha.ssd_scales(True), TypeError, "num_maps"),
+        (lambda: ha.grid_anchors(4, 16, scales="abc"), TypeError, "scales"),
+        (lambda: ha.grid_anchors(4, 16, offset=float("nan")), ValueError, "offset"),
+        (lambda: ha.kmeans_anchors([[1, 2], [3, 4]], 2.5), TypeError, "k must be an int"),
+        (lambda: ha.kmeans_anchors([[1, 2], [3, 4]], 1, max_iter="9"), TypeError, "max_iter"),
+    ],
+)
+def test_generator_arguments_are_checked_naming_them(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

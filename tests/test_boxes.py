@@ -164,3 +164,16 @@ def test_other_bad_inputs():
         hb.encode_boxes([[0, 0, 1, 1]], [[0, 0, 1, 1]], weights=(1, 1, 0, 1))
     with pytest.raises(ValueError, match="deltas.*NaN"):
         hb.decode_boxes([[0, np.nan, 0, 0]], [[0, 0, 1, 1]])
+
+
+def test_decode_clip_and_weights_are_checked():
+    deltas, anchors = np.zeros((1, 4)), np.array([[0.0, 0.0, 10.0, 10.0]])
+    with pytest.raises(ValueError, match="clip must be a finite number"):
+        hb.decode_boxes(deltas, anchors, clip=float("nan"))  # would make every box NaN
+    with pytest.raises(TypeError, match="clip must be a number"):
+        hb.decode_boxes(deltas, anchors, clip="4.1")
+    with pytest.raises(TypeError, match="weights must be 4 numbers"):
+        hb.decode_boxes(deltas, anchors, weights="1111")
+    with pytest.raises(ValueError, match="weights must be 4 positive finite"):
+        hb.encode_boxes(anchors, anchors, weights=(1, 1, float("nan"), 1))
+    np.testing.assert_allclose(hb.decode_boxes(deltas, anchors, clip=np.float32(2.0)), anchors)

@@ -261,7 +261,7 @@ def test_full_image_box_and_empty_annotation(tmp_path):
 def test_writer_refuses_boxes_it_cannot_store(tmp_path):
     with pytest.raises(ValueError, match="outside"):
         write_voc_xml(tmp_path / "x.xml", "x.jpg", 30, 20, [[-1, 0, 10, 10]], ["joker_face"])
-    with pytest.raises(ValueError, match="empty or outside"):
+    with pytest.raises(ValueError, match="empty box in object 0"):
         write_voc_xml(tmp_path / "x.xml", "x.jpg", 30, 20, [[10, 5, 10.2, 9]], ["joker_face"])
     with pytest.raises(ValueError, match="1 boxes but 2 names"):
         write_voc_xml(tmp_path / "x.xml", "x.jpg", 30, 20, [[0, 0, 10, 10]], ["joker_face", "bat_symbol"])
@@ -500,3 +500,178 @@ def test_committed_sample_loads_and_matches_its_documented_command(tmp_path):
     if meta["pillow"] != PIL.__version__:
         pytest.skip(f"sample drawn with Pillow {meta['pillow']}, this is {PIL.__version__}: bytes may differ")
     assert _files(tmp_path / "again") == _files(sample)
+
+
+# ---------------------------------------------------------------------------------------------
+# a learner's folder is untrusted input (issue 15)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture()
+def small_voc(tmp_path):
+    """A 3-image VOC folder inside tmp_path/ds, and a 'secret' image outside it of the same size."""
+    root = tmp_path / "ds"
+    make_batman_dataset(root, 3, seed=5, image_size=64, split_fractions=(0.34, 0.33, 0.33))
+    secret = tmp_path / "secret.jpg"
+    shutil.copy(root / "JPEGImages" / "batman_00000.jpg", secret)
+    return root, secret
+
+
+def _set_filename(xml_path: Path, value: str) -> None:
+    text = xml_path.read_text()
+    start, end = text.index("<filename>") + len("<filename>"), text.index("</filename>")
+    xml_path.write_text(text[:start] + value + text[end:])
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute"])
+def test_annotation_filename_cannot_leave_the_dataset_folder(small_voc, kind):
+    root, secret = small_voc
+    xml = root / "Annotations" / "batman_00001.xml"
+    value = "../../secret.jpg" if kind == "dotdot" else str(secret)
+    _set_filename(xml, value)
+    (root / "JPEGImages" / "batman_00001.jpg").unlink()  # nothing inside the folder to fall back on
+    with pytest.raises(VOCFormatError) as err:
+        data.VOCDetectionDataset(root)
+    message = str(err.value)
+    assert str(xml) in message and repr(value) in message and str(root) in message, message
+    assert ("absolute path" if kind == "absolute" else "leads outside the dataset folder") in message
+
+
+def test_labelimg_folder_filename_cannot_leave_it(small_voc, tmp_path):
+    root, secret = small_voc
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    shutil.copy(root / "Annotations" / "batman_00000.xml", flat / "photo.xml")
+    _set_filename(flat / "photo.xml", "../secret.jpg")
+    with pytest.raises(VOCFormatError, match=r"photo.xml: <filename> '\.\./secret.jpg' leads outside the dataset folder"):
+        data.read_split(flat, None)
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute"])
+def test_split_file_lines_cannot_leave_the_dataset_folder(small_voc, tmp_path, kind):
+    root, _ = small_voc
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(root / "Annotations" / "batman_00000.xml", elsewhere / "x.xml")
+    shutil.copy(root / "JPEGImages" / "batman_00000.jpg", elsewhere / "batman_00000.jpg")
+    value = "../../elsewhere/x" if kind == "dotdot" else str(elsewhere / "x")
+    split_file = root / "ImageSets" / "Main" / "val.txt"
+    split_file.write_text(f"batman_00000\n{value}\n")
+    with pytest.raises(VOCFormatError) as err:
+        data.VOCDetectionDataset(root, "val")
+    message = str(err.value)
+    assert str(split_file) in message and repr(value + ".xml") in message and str(root) in message, message
+
+
+def test_truncated_or_broken_image_names_the_image_and_its_annotation(small_voc):
+    root, _ = small_voc
+    ds = data.VOCDetectionDataset(root)
+    jpg = root / "JPEGImages" / "batman_00002.jpg"
+    data_bytes = jpg.read_bytes()
+    jpg.write_bytes(data_bytes[: len(data_bytes) // 2])
+    with pytest.raises(VOCFormatError, match="cannot decode this image") as err:
+        ds[2]
+    message = str(err.value)
+    assert str(jpg) in message and str(root / "Annotations" / "batman_00002.xml") in message, message
+    assert isinstance(err.value.__cause__, OSError)  # Pillow's own error, chained
+    jpg.write_bytes(b"not a JPEG at all")
+    with pytest.raises(VOCFormatError, match="batman_00002.jpg: cannot decode this image"):
+        ds[2]
+    assert ds[0][0].shape == (3, 64, 64)  # the other samples still load
+
+
+def _labelimg_folder(root: Path, files: dict[str, list[str]]) -> Path:
+    root.mkdir(parents=True)
+    from PIL import Image
+
+    for stem, names in files.items():
+        Image.new("RGB", (40, 30)).save(root / f"{stem}.jpg")
+        write_voc_xml(root / f"{stem}.xml", f"{stem}.jpg", 40, 30, [[k * 5, 0, k * 5 + 4, 10] for k in range(len(names))],
+                      names)
+    return root
+
+
+def test_classes_none_numbers_the_whole_folder_once_not_each_file(tmp_path, capsys):
+    root = _labelimg_folder(tmp_path / "mine", {"a": ["robin_face"], "b": ["bat_symbol", "robin_face"]})
+    records = data.read_split(root, None, classes=None)
+    robin = [int(lab) for r in records for n, lab in zip(r["names"], r["labels"], strict=True) if n == "robin_face"]
+    assert robin == [2, 2]  # the same class has the same label in every file
+    assert capsys.readouterr().out.strip() == ("classes=None: 2 classes found in the folder, labels 1..2: "
+                                               "bat_symbol, robin_face")
+    assert "labels" not in read_voc_xml(root / "a.xml", None)  # one file cannot number the classes
+    assert data.class_counts(root, classes=None) == {"bat_symbol": 1, "robin_face": 2}
+    coco = data.voc_to_coco(root, classes=None)
+    assert [c["name"] for c in coco["categories"]] == ["bat_symbol", "robin_face"]
+    ds = data.VOCDetectionDataset(root, classes=None)
+    assert ds.classes == ("bat_symbol", "robin_face") and ds[0][1]["labels"].tolist() == [2]
+
+
+def test_classes_none_numbers_every_split_alike(small_voc):
+    root, _ = small_voc
+    val = data.VOCDetectionDataset(root, "val", classes=None)
+    train = data.VOCDetectionDataset(root, "train", classes=None)
+    assert val.classes == train.classes == data.folder_classes(root, verbose=False)
+    assert set(val.classes) <= set(CLASSES)
+
+
+@pytest.mark.parametrize("bad", ["batman_face", ("a", "a"), ("a", ""), 5])
+def test_classes_must_be_a_list_of_distinct_names(small_voc, bad):
+    root, _ = small_voc
+    with pytest.raises((TypeError, ValueError), match="classes (must|lists)"):
+        data.read_split(root, None, classes=bad)
+
+
+_WRITE_OK = {"filename": "a.jpg", "width": 20, "height": 10, "boxes": [[0, 1, 10, 9]], "names": ["bat_symbol"]}
+
+
+@pytest.mark.parametrize(
+    ("change", "xml"),
+    [
+        ({"width": 0}, _xml(size="<size><width>0</width><height>10</height><depth>3</depth></size>")),
+        ({"height": 2.5}, _xml(size="<size><width>20</width><height>2.5</height><depth>3</depth></size>")),
+        ({"names": ["bat\tsymbol"]}, _xml(_GOOD_OBJECT.format(name="bat\tsymbol", x1=1, x2=10))),
+        ({"names": [" "]}, _xml(_GOOD_OBJECT.format(name=" ", x1=1, x2=10))),
+        ({"filename": ""}, _xml().replace("<filename>a.jpg</filename>", "<filename></filename>")),
+        ({"boxes": [[-1, 1, 10, 9]]}, _xml(_GOOD_OBJECT.format(name="bat_symbol", x1=0, x2=10))),
+        ({"boxes": [[0, 1, 21, 9]]}, _xml(_GOOD_OBJECT.format(name="bat_symbol", x1=1, x2=21))),
+        ({"boxes": [[11, 1, 10, 9]]}, _xml(_GOOD_OBJECT.format(name="bat_symbol", x1=12, x2=10))),
+        ({"boxes": [[float("nan"), 1, 10, 9]]}, _xml(_GOOD_OBJECT.format(name="bat_symbol", x1="nan", x2=10))),
+        ({"depth": "RGB"}, _xml(size="<size><width>20</width><height>10</height><depth>RGB</depth></size>")),
+        ({"names": ["penguin"], "classes": CLASSES}, _xml(_GOOD_OBJECT.format(name="penguin", x1=1, x2=10))),
+    ],
+)
+def test_writer_refuses_what_the_reader_refuses_with_the_same_message(tmp_path, change, xml):
+    path = tmp_path / "same.xml"
+    path.write_text(xml)
+    with pytest.raises(VOCFormatError) as read_err:
+        read_voc_xml(path)
+    path.unlink()
+    kwargs = {**_WRITE_OK, **change}
+    with pytest.raises(VOCFormatError) as write_err:
+        write_voc_xml(path, kwargs.pop("filename"), kwargs.pop("width"), kwargs.pop("height"), kwargs.pop("boxes"),
+                      kwargs.pop("names"), **kwargs)
+    assert str(write_err.value) == str(read_err.value)
+    assert not path.exists()
+
+
+def test_writer_refuses_what_xml_cannot_hold_and_letters_for_names(tmp_path):
+    path = tmp_path / "w.xml"
+    for kwargs in ({"names": ["bat\x01symbol"]}, {"folder": "JPEG\x00Images"}, {"path": "/x/\x1ba.jpg"}):
+        args = {**_WRITE_OK, **kwargs}
+        with pytest.raises(VOCFormatError, match="control character") as err:
+            write_voc_xml(path, args.pop("filename"), args.pop("width"), args.pop("height"), args.pop("boxes"),
+                          args.pop("names"), **args)
+        assert str(path) in str(err.value)
+    (tmp_path / "by_hand.xml").write_text(_xml(_GOOD_OBJECT.format(name="bat\x01symbol", x1=1, x2=10)))
+    with pytest.raises(VOCFormatError):  # what the writer refuses, the reader cannot read either
+        read_voc_xml(tmp_path / "by_hand.xml")
+    with pytest.raises(TypeError, match="names must be a list of class names.*str 'ab'"):
+        write_voc_xml(path, "a.jpg", 20, 10, [[0, 0, 5, 5], [5, 5, 9, 9]], "ab")
+    assert not path.exists()
+
+
+def test_entry_points_taking_classes_refuse_none_clearly():
+    from helpers.detection import evaluate_predictions
+
+    with pytest.raises(TypeError, match="classes must be a list or tuple of class names, got NoneType"):
+        data.label_names(None)
+    with pytest.raises(TypeError, match="classes must be a list or tuple of class names, got NoneType"):
+        evaluate_predictions([], [], None)

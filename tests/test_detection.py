@@ -5,6 +5,7 @@ stays well under a minute on 2 CPU cores.
 """
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -239,3 +240,151 @@ def test_committed_shapes_checkpoint_builds_the_notebook_model():
     model = detection.build_detector(FRCNN, 5, weights="shapes", image_size=128, box_head_size=64)
     assert torch.equal(model.rpn.head.cls_logits.weight, parts["rpn"]["head.cls_logits.weight"])
     assert detection.default_weights(online=False)[0] == "shapes"
+
+
+# ------------------------------------------------------------------ untrusted checkpoints (issue 15)
+class _Exploit:
+    """Unpickling this calls ``exec``: what a malicious checkpoint does to torch.load(weights_only=False)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('code ran')",))
+
+
+def test_malicious_checkpoint_is_refused_and_runs_nothing(tmp_path, tiny_train):
+    marker = tmp_path / "pwned.txt"
+    model = _model()
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": model.state_dict(), "recipe": model.build_recipe, "iteration": 1, "history": {},
+                "payload": _Exploit(marker)}, evil)
+    try:
+        detection.load_checkpoint(evil)
+    except ValueError as err:
+        message = str(err)
+    else:
+        message = "(loaded without an error)"
+    assert not marker.exists(), "loading the checkpoint ran code from it"
+    assert re.search("refused.*exec.*nothing in the file was run", message) and str(evil) in message, message
+    with pytest.raises(ValueError, match="refused"):  # resuming finds the file and loads it
+        train.train_detector(model, tiny_train, iterations=2, batch_size=2, checkpoint=evil, progress=False)
+    bb = tmp_path / "evil_backbone.pt"
+    torch.save({"features": _Exploit(marker)}, bb)
+    with pytest.raises(ValueError, match="refused"):
+        detection.build_detector(FRCNN, 5, weights=bb, image_size=128)
+    assert not marker.exists()
+
+
+def test_truncated_or_foreign_checkpoint_names_the_file(tmp_path):
+    good = detection.save_checkpoint(tmp_path / "good.pt", _model())
+    data = good.read_bytes()
+    for name, content in (("truncated.pt", data[: len(data) // 2]), ("notes.pt", b"just some text\n"),
+                          ("empty.pt", b"")):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(ValueError, match="truncated, corrupted or not a checkpoint") as err:
+            detection.load_checkpoint(path)
+        assert str(path) in str(err.value) and isinstance(err.value, detection.CheckpointError)
+        assert "PytorchStreamReader" not in str(err.value)
+
+
+def test_checkpoint_for_another_model_says_what_differs(tmp_path):
+    path = detection.save_checkpoint(tmp_path / "three.pt", detection.build_detector(FRCNN, 3, **SMALL))
+    with pytest.raises(ValueError, match="has 3 classes, the model 5") as err:
+        detection.load_checkpoint(path, _model())
+    assert str(path) in str(err.value)
+    with pytest.raises(ValueError, match="is a fasterrcnn_mobilenet_v3_large_320_fpn model"):
+        detection.load_checkpoint(path, detection.build_detector("ssdlite320_mobilenet_v3_large", 3))
+    bare = _model()  # no recipe to compare: the weights' shapes tell
+    del bare.build_recipe
+    with pytest.raises(ValueError, match=r"three.pt: its weights do not fit this model: size mismatch"):
+        detection.load_checkpoint(path, bare)
+
+
+def test_checkpoint_with_an_unknown_model_name_lists_the_valid_ones(tmp_path):
+    model = _model()
+    path = tmp_path / "yolo.pt"
+    torch.save({"model": model.state_dict(), "recipe": {**model.build_recipe, "name": "yolov8"}}, path)
+    with pytest.raises(ValueError, match="unknown model 'yolov8'; valid names: fasterrcnn_mobilenet"):
+        detection.load_checkpoint(path)
+    torch.save({"model": model.state_dict(), "recipe": {**model.build_recipe, "num_classes": "5"}}, path)
+    with pytest.raises(ValueError, match="invalid build recipe: num_classes"):
+        detection.load_checkpoint(path)
+
+
+def test_resume_needs_training_state(tmp_path, tiny_train):
+    path = detection.save_checkpoint(tmp_path / "weights_only.pt", _model())  # no iteration/history
+    with pytest.raises(ValueError, match="no training state.*resume=False"):
+        train.train_detector(_model(), tiny_train, iterations=2, batch_size=2, checkpoint=path, progress=False)
+
+
+def test_committed_checkpoint_digest_is_checked(tmp_path, monkeypatch):
+    import hashlib
+    import shutil
+
+    source = detection.SHAPES_BACKBONE
+    if not source.is_file():
+        pytest.skip("no committed checkpoint")
+    record = source.with_name(source.name + ".sha256")
+    assert record.is_file(), "the committed checkpoint's SHA-256 record is missing"
+    assert record.read_text().split()[0] == hashlib.sha256(source.read_bytes()).hexdigest()
+    copy = tmp_path / source.name  # a copy with 64 flipped bytes, its record beside it
+    data = bytearray(source.read_bytes())
+    middle = slice(len(data) // 2, len(data) // 2 + 64)
+    data[middle] = bytes(b ^ 0xFF for b in data[middle])
+    copy.write_bytes(bytes(data))
+    shutil.copy(record, tmp_path / record.name)
+    monkeypatch.setattr(detection, "SHAPES_BACKBONE", copy)
+    with pytest.raises(ValueError, match="SHA-256 mismatch.*tools/pretrain_backbone.py") as err:
+        detection.build_detector(FRCNN, 5, weights="shapes", image_size=128)
+    assert str(copy) in str(err.value)
+    (tmp_path / record.name).unlink()
+    with pytest.raises(ValueError, match="record .*sha256 is missing"):
+        detection.load_backbone_state(copy)
+
+
+def test_pretrain_tool_writes_the_digest_it_is_checked_against(tmp_path):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("pretrain_backbone", Path(__file__).resolve().parents[1] / "tools" / "pretrain_backbone.py")
+    tool = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("pretrain_backbone", tool)
+    spec.loader.exec_module(tool)
+    out = tool.save_backbone(_model(seed=6), {"task": "test"}, tmp_path / "shapes.pt")
+    assert detection.digest_path(out).is_file()
+    parts, meta = detection.load_backbone_state(out)  # checked against the record: passes
+    assert set(parts) == {"features", "fpn", "rpn"} and meta == {"task": "test"}
+    out.write_bytes(out.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        detection.load_backbone_state(out)
+
+
+def test_every_torch_load_in_the_project_is_weights_only():
+    """helpers, tools, benchmarks, tests and notebook code: ``torch.load`` only with ``weights_only=True``."""
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    sources = {p: p.read_text() for d in ("helpers", "tools", "benchmarks", "tests") for p in (root / d).rglob("*.py")}
+    for nb in (root / "notebooks").glob("*.ipynb"):
+        cells = nbformat.read(nb, as_version=4).cells
+        def python(line):  # IPython magics and shell lines become `pass` at the same indentation
+            code = line.lstrip()
+            return line[: len(line) - len(code)] + "pass" if code.startswith(("%", "!")) else line
+
+        sources[nb] = "\n".join("\n".join(map(python, c.source.splitlines())) for c in cells if c.cell_type == "code")
+    calls, unsafe = 0, []
+    for path, text in sources.items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load" \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch":
+                calls += 1
+                kw = {k.arg: k.value for k in node.keywords}
+                if not (isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True):
+                    unsafe.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert calls >= 1 and not unsafe, f"torch.load without weights_only=True: {unsafe}"

@@ -433,3 +433,23 @@ def test_kl_matches_torch_kl_div(rng):
 def test_bad_input_raises_value_error_naming_the_problem(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: L.sigmoid_focal_loss([1.0], [1.0], alpha=float("nan")), ValueError, "alpha"),
+        (lambda: L.sigmoid_focal_loss([1.0], [1.0], gamma=float("nan")), ValueError, "gamma"),
+        (lambda: L.sigmoid_focal_loss([1.0], [1.0], alpha="0.25"), TypeError, "alpha"),
+        (lambda: L.sigmoid_focal_loss_grad([1.0], [1.0], gamma="2"), TypeError, "gamma must be a number"),
+        (lambda: L.focal_loss([0.5], [1.0], alpha=float("nan")), ValueError, "alpha"),
+        (lambda: L.smooth_l1([1.0], [0.0], beta="1"), TypeError, "beta must be a number"),
+        (lambda: L.smooth_l1_grad([1.0], [0.0], beta=float("nan")), ValueError, "beta"),
+        (lambda: L.huber([1.0], [0.0], delta=float("nan")), ValueError, "delta"),
+        (lambda: L.entropy([0.5, 0.5], base="2"), TypeError, "base"),
+    ],
+)
+def test_loss_parameters_are_checked_by_type_and_nan(call, error, message):
+    """NaN parameters used to give NaN losses silently, strings a bare TypeError from a comparison."""
+    with pytest.raises(error, match=message):
+        call()

@@ -542,3 +542,53 @@ def test_voc_evaluate_bad_input():
         voc_evaluate(good_gt, [{"boxes": [[0, 0, 10, 10]], "scores": [0.5, 0.2], "labels": [1]}])
     with pytest.raises(ValueError, match="no 'scores'"):
         voc_evaluate(good_gt, [{"boxes": [[0, 0, 10, 10]], "labels": [1]}])
+
+
+# ------------------------------------------------------------------------------------------
+# types, NaN, duplicates: errors that name the argument (issue 15)
+# ------------------------------------------------------------------------------------------
+
+def test_voc_evaluate_refuses_a_threshold_that_is_not_a_number():
+    gt = [{"boxes": [[0, 0, 10, 10]], "labels": [1]}]
+    dets = [{"boxes": [[0, 0, 10, 10]], "scores": [0.9], "labels": [1]}]
+    for bad in ("0.5", True, None, [0.5]):
+        with pytest.raises(TypeError, match="iou_threshold must be a number"):
+            voc_evaluate(gt, dets, iou_threshold=bad)
+    with pytest.raises(ValueError, match="iou_threshold"):
+        voc_evaluate(gt, dets, iou_threshold=float("nan"))
+    assert voc_evaluate(gt, dets, iou_threshold=np.float32(0.5))["mAP"] == 1.0
+
+
+def test_voc_evaluate_labels_must_be_whole_numbers():
+    gt = [{"boxes": [[0, 0, 10, 10]], "labels": [1]}]
+    with pytest.raises(ValueError, match=r"dets image 0: 'labels' must be whole numbers.*1\.7"):
+        voc_evaluate(gt, [{"boxes": [[0, 0, 10, 10]], "scores": [0.9], "labels": [1.7]}])
+    with pytest.raises(ValueError, match="gt image 0: 'labels' must be whole numbers"):
+        voc_evaluate([{"boxes": [[0, 0, 10, 10]], "labels": [np.nan]}], [{"boxes": [], "scores": [], "labels": []}])
+    with pytest.raises(TypeError, match="gt image 0: 'labels' must be integers"):
+        voc_evaluate([{"boxes": [[0, 0, 10, 10]], "labels": ["cat"]}], [{"boxes": [], "scores": [], "labels": []}])
+    whole = voc_evaluate(gt, [{"boxes": [[0, 0, 10, 10]], "scores": [0.9], "labels": [1.0]}])
+    assert list(whole["per_class_AP"]) == [1] and whole["mAP"] == 1.0  # 1.0 is class 1, not a new class
+
+
+@pytest.mark.parametrize("section, change, error, message", [
+    ("images", lambda items: items[1].update(id=items[0]["id"]), ValueError, "image id 1 is used more than once"),
+    ("categories", lambda items: items[1].update(id=items[0]["id"]), ValueError, "category id 1 is used more than once"),
+    ("images", lambda items: items[1].update(id="2"), TypeError, "image ids mix ints and strings"),
+    ("images", lambda items: items[0].update(id=True), TypeError, "image 0: 'id' must be an int or a string"),
+    ("categories", lambda items: items[0].update(id=1.5), TypeError, "category 0: 'id' must be an int or a string"),
+    ("annotations", lambda items: items[0].update(iscrowd="yes"), ValueError, "annotation 0: 'iscrowd' must be 0 or 1"),
+])
+def test_coco_ids_are_unique_and_of_one_kind(section, change, error, message):
+    gt, dets = random_problem(1, n_img=3)
+    bad = copy.deepcopy(gt)
+    change(bad[section])
+    with pytest.raises(error, match=message):
+        coco_evaluate(bad, dets)
+
+
+def test_coco_pr_curve_threshold_must_be_a_number():
+    gt, dets = random_problem(1, n_img=3)
+    result = coco_evaluate(gt, dets)
+    with pytest.raises(TypeError, match="iou_threshold must be a number"):
+        metrics.coco_pr_curve(result, "0.5")

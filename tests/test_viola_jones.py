@@ -108,3 +108,23 @@ def test_haar_features_at_offsets_equal_features_of_crops(rng):
     np.testing.assert_array_equal(passed, vj.cascade_predict(X, stages))
     with pytest.raises(ValueError, match="rectangles"):
         vj.haar_features_at(vj.integral_image(image), coords, [[8, 0]])
+
+
+def test_scaled_features_on_an_upsampled_image_equal_the_base_features(rng):
+    coords, _ = feature.haar_like_feature_coord(6, 6, ["type-2-x", "type-3-y", "type-4"])
+    assert vj.scale_feature_coord(coords, 1.0) == [[list(map(tuple, r)) for r in f] for f in coords]
+    crops = rng.random((20, 6, 6))
+    base = vj.haar_features(vj.integral_image(crops), coords)
+    big = np.kron(crops, np.ones((1, 3, 3)))  # each pixel becomes a 3x3 block: an exact 3x zoom
+    scaled = vj.haar_features(vj.integral_image(big), vj.scale_feature_coord(coords, 3)) / 9
+    np.testing.assert_allclose(scaled, base, atol=1e-9)
+    # run_cascade on the zoomed image with scaled features decides as the cascade does on the crops
+    stages = vj.train_cascade(base[:10], base[10:], (1, 2), 0.9)
+    image = np.hstack(list(big))  # the 20 zoomed crops side by side
+    offsets = np.column_stack([np.zeros(20, int), np.arange(20) * 18])
+    passed, counts = vj.run_cascade(vj.integral_image(image), vj.scale_feature_coord(coords, 3), stages,
+                                    offsets=offsets, value_scale=9)
+    np.testing.assert_array_equal(passed, vj.cascade_predict(base, stages))
+    np.testing.assert_array_equal(counts, vj.cascade_survivors(base, stages))
+    with pytest.raises(ValueError, match="scale"):
+        vj.scale_feature_coord(coords, 0.5)

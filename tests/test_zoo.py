@@ -43,15 +43,12 @@ def test_count_macs_is_half_the_flops_of_convs_and_linears():
     assert zoo.count_macs(net, torch.zeros(1, 3, 10, 10)) == 3 * 8 * 9 * 100 + 800 * 5
 
 
-def test_ssdlite_table_row_matches_published_gflops():
-    # SSDlite resizes every input to 320x320 and has no per-proposal stage: its count is exact.
-    rows = zoo.detector_table(["ssdlite320_mobilenet_v3_large"], image_size=(64, 80), warmup=0, repeat=1, progress=False)
-    (row,) = rows
-    assert round(row["gmacs"], 3) == row["published_gflops"] == 0.583
-    assert row["params_M"] == row["published_params_M"] and row["coco_box_ap"] == 21.3
-    assert row["latency_ms"] > 0 and row["fps"] == pytest.approx(1000 / row["latency_ms"])
-    text = format_table(rows, ["model", "gmacs", "coco_box_ap"], formats={"gmacs": ".3f"})
-    assert "SSDlite320 MobileNetV3-L" in text and "0.583" in text and "21.3" in text
+def test_architecture_cost_rows_print_as_a_table():
+    rows = [zoo.architecture_cost("ssdlite320_mobilenet_v3_large", torch.rand(3, 40, 40), repeat=1, warmup=0, count=False)]
+    assert rows[0]["params_M"] * 1e6 == zoo.published("ssdlite320_mobilenet_v3_large")["num_params"]
+    assert rows[0]["coco_box_ap"] == 21.3 and "features_gmacs" not in rows[0]
+    text = format_table(rows, ["model", "input", "total_ms", "coco_box_ap"], formats={"total_ms": ".0f"})
+    assert "SSDlite320 MobileNetV3-L" in text and "320x320" in text and "21.3" in text
 
 
 def test_format_table_layout_and_errors():
@@ -59,3 +56,59 @@ def test_format_table_layout_and_errors():
     assert text.splitlines() == ["| a  |    b |", "|----|-----:|", "| x  | 1.50 |", "| yy |    - |"]
     with pytest.raises(TypeError):
         format_table({"a": 1})
+
+
+def test_time_interleaved_alternates_and_times_every_round():
+    calls = []
+    times = zoo.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeat=4, warmup=1)
+    assert calls == ["a", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a"]
+    assert set(times) == {"a", "b"} and all(t.shape == (4,) and (t >= 0).all() for t in times.values())
+    with pytest.raises(ValueError, match="repeat"):
+        zoo.time_interleaved({"a": lambda: None}, repeat=0)
+    with pytest.raises(ValueError, match="callables"):
+        zoo.time_interleaved({})
+
+
+def test_ssd_parts_count_the_published_multiply_adds_and_cover_the_model():
+    # backbone + heads hold every convolution of SSDlite: their count is torchvision's _ops exactly
+    row = zoo.architecture_cost("ssdlite320_mobilenet_v3_large", torch.rand(3, 60, 80), repeat=1, warmup=0)
+    assert row["input"] == "320x320" and row["proposals"] is None
+    assert round(row["features_gmacs"] + row["heads_gmacs"], 3) == zoo.published("ssdlite320_mobilenet_v3_large")["gflops"]
+    assert 0 < row["total_min_ms"] <= row["total_ms"] and row["fps"] == pytest.approx(1000 / row["total_ms"])
+    model = zoo.build_detector("ssdlite320_mobilenet_v3_large")
+    parts = zoo.detector_parts(model, torch.rand(3, 60, 80))
+    with torch.inference_mode():
+        head = parts["heads"](parts["features"]())
+    assert head["cls_logits"].shape == (1, 3234, 91) and head["bbox_regression"].shape == (1, 3234, 4)
+
+
+def test_faster_rcnn_parts_run_the_box_head_on_as_many_proposals_as_the_rpn_keeps():
+    model = zoo.build_detector("fasterrcnn_mobilenet_v3_large_320_fpn")
+    parts = zoo.detector_parts(model, torch.rand(3, 48, 64))
+    assert parts["proposals"] == model.rpn.post_nms_top_n() == 150
+    assert parts["input_size"] == (320, 426)
+    with torch.inference_mode():
+        class_logits, box_regression = parts["heads"](parts["features"]())
+    assert class_logits.shape == (150, 91) and box_regression.shape == (150, 91 * 4)
+    with pytest.raises(TypeError, match="unsupported"):
+        zoo.detector_parts(torch.nn.Identity(), torch.rand(3, 8, 8))
+
+
+def test_ssd_nms_candidates_mirror_torchvision_postprocessing():
+    # Same candidates as SSD.postprocess_detections: NMS over them, top detections_per_img, equals the model's output.
+    from torchvision.ops import batched_nms
+
+    model = zoo.build_detector("ssdlite320_mobilenet_v3_large")
+    image = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(1))
+    boxes, scores, labels = zoo.ssd_nms_candidates(model, image)
+    assert len(boxes) == len(scores) == len(labels) == 90 * model.topk_candidates  # random weights: every class full
+    keep = batched_nms(boxes, scores, labels, model.nms_thresh)[: model.detections_per_img]
+    with torch.inference_mode():
+        images, _ = model.transform([image])
+        expected = model.postprocess_detections(model.head(list(model.backbone(images.tensors).values())),
+                                                model.anchor_generator(images, list(model.backbone(images.tensors).values())),
+                                                images.image_sizes)[0]
+    torch.testing.assert_close(scores[keep], expected["scores"])
+    torch.testing.assert_close(boxes[keep], expected["boxes"])
+    with pytest.raises(TypeError, match="SSD"):
+        zoo.ssd_nms_candidates(zoo.build_detector("fasterrcnn_mobilenet_v3_large_320_fpn"), image)

@@ -11,10 +11,11 @@ graded backgrounds cluttered with lines and blobs. Scenes are drawn on the fly f
 the run is reproducible (up to floating-point non-determinism and, with a time budget, where
 the budget stops it).
 
-Writes ``data/weights/mobilenet_v3_large_shapes.pt``: the parts that transfer - backbone
-(``features``), feature pyramid (``fpn``) and region proposal network (``rpn``) - in float16
-(about 9 MB), and how they were made. The box head, which names the 8 shapes, is left behind,
-as a COCO head is.
+Writes ``helpers/weights/mobilenet_v3_large_shapes.pt`` (inside the package, so a pip install
+ships it): the parts that transfer - backbone (``features``), feature pyramid (``fpn``) and region
+proposal network (``rpn``) - in float16 (about 10 MB), and how they were made; and its SHA-256 in
+``mobilenet_v3_large_shapes.pt.sha256`` beside it, which ``helpers.detection`` checks on every
+load. The box head, which names the 8 shapes, is left behind, as a COCO head is.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from helpers.detection import SHAPES_BACKBONE as SHAPES_CHECKPOINT  # noqa: E402
+from helpers.detection import digest_path, write_digest  # noqa: E402
 
 #: The detector pretrained here, in the same CPU-friendly configuration notebook 05 fine-tunes.
 MODEL = "fasterrcnn_mobilenet_v3_large_320_fpn"
@@ -172,14 +174,23 @@ def main(argv=None) -> int:
             "minutes": round(float(np.sum(hist["seconds"])) / 60, 1), "seed": args.seed, "images": args.images,
             "final_loss": float(np.mean(hist["loss"][-50:])), "held_out_AP50": round(check["AP50"], 3),
             "held_out_AP": round(check["AP"], 3), "threads": torch.get_num_threads(), "torch": str(torch.__version__)}
-    out = Path(args.out)
+    out = save_backbone(model, meta, args.out)
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB) and its SHA-256 "
+          f"({digest_path(out).name}): {meta}")
+    return 0
+
+
+def save_backbone(model: torch.nn.Module, meta: dict, out) -> Path:
+    """Write the parts of ``model`` that transfer (float16) with ``meta`` to ``out``, and its SHA-256
+    beside it (``<out>.sha256``, which :func:`helpers.detection.load_backbone_state` checks)."""
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     half = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     state = {part: {k.removeprefix(prefix): v for k, v in half.items() if k.startswith(prefix)}
              for part, prefix in (("features", "backbone.body."), ("fpn", "backbone.fpn."), ("rpn", "rpn."))}
     torch.save({**state, "meta": meta}, out)
-    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): {meta}")
-    return 0
+    write_digest(out)
+    return out
 
 
 if __name__ == "__main__":

@@ -210,3 +210,21 @@ def test_a_training_bar_stopped_by_the_time_budget_says_why(tmp_path, capsys):
     assert "stopped: time budget of 1e-09 s reached" in final
     cleaned = co.clean(notebook(stderr(text)))
     assert co.problems(cleaned) == []
+
+
+def test_a_cleaned_widget_bar_passes_nbval_against_a_fresh_run(tmp_path):
+    """The committed final line and a fresh run's widget fallback ("0%") sanitise to the same text."""
+    import subprocess
+
+    import run_notebooks
+
+    path = tmp_path / "bar.ipynb"
+    nb = new_notebook(cells=[new_code_cell("from tqdm.auto import tqdm\nfor _ in tqdm(range(14), desc='levels'):\n"
+                                           "    pass\nprint('14 levels')")])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    assert run_notebooks.run(path, fast=True, timeout=120)[1] == []
+    out = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+                          f"--nbval-sanitize-with={ROOT / 'notebooks' / 'sanitize.cfg'}", str(path), "-q"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:]

@@ -292,7 +292,7 @@ def _build_faster_rcnn(name, num_classes, weights, trainable_layers, image_size,
 
     model = _faster_rcnn_layout(name, num_classes, weights is not None, trainable_layers, image_size, kwargs)
     if weights == "coco":  # torchvision's COCO detector: its weights, except the class-specific layer
-        coco = getattr(torchvision.models.detection, name)(weights="DEFAULT")
+        coco = _coco_model(name, lambda: getattr(torchvision.models.detection, name)(weights="DEFAULT"))
         state = {k: v for k, v in coco.state_dict().items() if not k.startswith("roi_heads.box_predictor.")}
         missing, _ = model.load_state_dict(state, strict=False)
         assert all(k.startswith("roi_heads.box_predictor.") for k in missing), missing
@@ -329,7 +329,8 @@ def _build_ssdlite(num_classes, weights, trainable_layers, kwargs) -> SSD:
         raise ValueError("the offline backbone checkpoint is for Faster R-CNN; use weights='coco' or None for SSDlite")
     builder = torchvision.models.detection.ssdlite320_mobilenet_v3_large
     if weights == "coco":
-        model = builder(weights="DEFAULT", trainable_backbone_layers=trainable_layers, **kwargs)
+        model = _coco_model("ssdlite320_mobilenet_v3_large",
+                            lambda: builder(weights="DEFAULT", trainable_backbone_layers=trainable_layers, **kwargs))
         channels = det_utils.retrieve_out_channels(model.backbone, (320, 320))
         anchors = model.anchor_generator.num_anchors_per_location()
         norm = partial(nn.BatchNorm2d, eps=0.001, momentum=0.03)
@@ -338,22 +339,53 @@ def _build_ssdlite(num_classes, weights, trainable_layers, kwargs) -> SSD:
     return builder(weights=None, weights_backbone=None, num_classes=num_classes + 1, **kwargs)
 
 
-def default_weights(online: bool | None = None) -> tuple[str | None, str]:
+def _coco_model(name: str, build):
+    """``build()`` (a torchvision constructor with ``weights="DEFAULT"``), a failed download or a
+    broken cached file reported in the user's terms instead of urllib's or torch's message."""
+    try:
+        return build()
+    except (OSError, RuntimeError, EOFError) as err:  # URLError is an OSError; a torn cache file a RuntimeError
+        url = torchvision.models.get_model_weights(name).DEFAULT.url
+        raise RuntimeError(f"torchvision's COCO weights for {name} could not be loaded from {url} or torch hub's "
+                           f"cache ({type(err).__name__}: {err}); without them use weights='shapes' "
+                           "(Faster R-CNN) or weights=None") from err
+
+
+def coco_weights_reachable(name: str = "fasterrcnn_mobilenet_v3_large_320_fpn") -> tuple[bool, str]:
+    """Fetch torchvision's COCO checkpoint for ``name`` into torch hub's cache (once; later calls read
+    the cache) and say whether it loaded: ``(True, url)`` or ``(False, "what went wrong")``."""
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    try:
+        weights.get_state_dict(progress=False)
+    except (OSError, RuntimeError, EOFError) as err:
+        return False, f"{type(err).__name__}: {err}"
+    return True, weights.url
+
+
+def default_weights(online: bool | None = None, name: str = "fasterrcnn_mobilenet_v3_large_320_fpn"
+                    ) -> tuple[str | None, str]:
     """What a notebook should start from here, and one line saying why.
 
-    Online: ``"coco"`` (torchvision's COCO weights). Offline: ``"shapes"`` when the repository's
-    backbone checkpoint exists, else ``None`` (random).
+    Online: ``"coco"`` (torchvision's COCO weights for ``name``) once they actually loaded into
+    torch hub's cache (:func:`coco_weights_reachable`); a network that answers but a download that
+    fails falls back like being offline, and the line says what failed. Offline: ``"shapes"`` when
+    the package's backbone checkpoint exists, else ``None`` (random).
     """
     from helpers.env import is_online
 
     online = is_online() if online is None else online
+    failure, none_left = "offline: torchvision's COCO weights are not reachable", "offline and no backbone checkpoint"
     if online:
-        return "coco", "online: starting from torchvision's COCO-trained Faster R-CNN, new 5-class head"
+        loaded, detail = coco_weights_reachable(name)
+        if loaded:
+            return "coco", f"online: starting from torchvision's COCO-trained {name} ({detail}), new 5-class head"
+        failure = f"online, but torchvision's COCO weights for {name} could not be loaded ({detail})"
+        none_left = f"{failure}, and no backbone checkpoint"
     if SHAPES_BACKBONE.is_file():
-        return "shapes", ("offline: torchvision's COCO weights are not reachable; starting from the MobileNetV3 "
-                          "backbone this repository pretrained on random shapes (tools/pretrain_backbone.py). "
-                          "Numbers below are for that backbone, not for COCO pretraining.")
-    return None, "offline and no backbone checkpoint: training from random weights"
+        return "shapes", (f"{failure}; starting from the MobileNetV3 backbone this repository pretrained on random "
+                          "shapes (tools/pretrain_backbone.py). Numbers below are for that backbone, not for COCO "
+                          "pretraining.")
+    return None, f"{none_left}: training from random weights"
 
 
 # ---------------------------------------------------------------------------------------------

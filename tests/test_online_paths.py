@@ -110,12 +110,35 @@ def test_without_the_cache_the_coco_start_tries_to_download(monkeypatch, tmp_pat
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
-    with pytest.raises(OSError, match="no network"):
+    url = prefill.torchvision_weights_needed()[FRCNN].url
+    with pytest.raises(RuntimeError, match=r"COCO weights for .* could not be loaded from .*no network.*weights='shapes'"):
         detection.build_detector(FRCNN, len(CLASSES), weights="coco", **NB05_COCO)
-    assert tried == [prefill.torchvision_weights_needed()[FRCNN].url]
+    assert tried == [url]
 
 
-def test_course_online_makes_default_weights_choose_coco_without_probing(monkeypatch):
+def test_a_failed_coco_download_falls_back_to_the_shapes_backbone_and_says_why(monkeypatch, tmp_path):
+    """Online (the probe answers) but the download fails: start from 'shapes', naming the failure."""
+    def no_download(url, *args, **kwargs):
+        raise OSError("download refused")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
+    weights, why = detection.default_weights(online=True)
+    assert weights == "shapes"
+    assert why.startswith(f"online, but torchvision's COCO weights for {FRCNN} could not be loaded (OSError: download refused)")
+    assert "Numbers below are for that backbone, not for COCO pretraining" in why
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "colab"))
+    import checks
+
+    assert checks.OFFLINE_NOTICE.search(why), "the rehearsal's scan must see this fallback as an offline notice"
+
+
+def test_coco_weights_reachable_reads_the_cache(offline_torch_hub):
+    assert detection.coco_weights_reachable(FRCNN) == (True, prefill.torchvision_weights_needed()[FRCNN].url)
+
+
+def test_course_online_makes_default_weights_choose_coco_without_probing(monkeypatch, offline_torch_hub):
+    """COURSE_ONLINE=1 and the checkpoint in torch hub's cache: "coco", no probe, no download."""
     from helpers import env
 
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)

@@ -15,7 +15,8 @@ The phrases follow the notebooks' and helpers' own wording (``helpers.tfhub.load
 ``[offline] ... not reachable ... stand-in`` notice, ``DetectorInfo``'s "TF-Hub weights" /
 "stand-in (..., random weights)", notebook 04's "ONLINE run: real TF-Hub weights" / "OFFLINE run",
 ``helpers.detection.default_weights``'s "online: starting from torchvision's COCO-trained ..." /
-"offline: torchvision's COCO weights are not reachable ..." / "offline and no backbone checkpoint:
+"offline: torchvision's COCO weights are not reachable ..." / "online, but torchvision's COCO weights for
+... could not be loaded (...)" (a download that failed) / "offline and no backbone checkpoint:
 training from random weights"). "random weights" alone is not an offline notice: notebook 03
 builds architectures with random weights on purpose and says so in both passes.
 """
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 #: An output line that says the run is offline or fell back to a stand-in.
 OFFLINE_NOTICE = re.compile(
-    r"\boffline\b|\bstand-ins?\b|not reachable|unreachable|download failed|could not (?:be )?downloaded?",
+    r"\boffline\b|\bstand-ins?\b|not reachable|unreachable|download failed|could not (?:be )?(?:downloaded?|loaded)",
     re.IGNORECASE,
 )
 #: An output line claiming that real pretrained weights ran.

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from helpers.validate import integer, real
+
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU matrix (N, M) of xyxy boxes; 0 for degenerate boxes."""
@@ -272,14 +274,12 @@ def tide_errors(gts: Sequence[dict], preds: Sequence[dict], pos_threshold: float
     """
     if len(gts) != len(preds):
         raise ValueError(f"{len(gts)} ground-truth images but {len(preds)} prediction images")
-    for name, value in (("pos_threshold", pos_threshold), ("background_threshold", background_threshold)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not np.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    pos_threshold = real(pos_threshold, "pos_threshold")
+    background_threshold = real(background_threshold, "background_threshold")
     if not 0 <= background_threshold <= pos_threshold <= 1:
         raise ValueError(f"need 0 <= background_threshold <= pos_threshold <= 1, got "
                          f"{background_threshold} and {pos_threshold}")
-    if isinstance(max_dets, bool) or not isinstance(max_dets, (int, np.integer)) or max_dets < 1:
-        raise ValueError(f"max_dets must be a positive integer, got {max_dets!r}")
+    max_dets = integer(max_dets, "max_dets", low=1)
 
     points, errors, num_gt = [], [], {}
     for i, (gt, pred) in enumerate(zip(gts, preds, strict=True)):
@@ -381,9 +381,8 @@ def bootstrap_ap(gts: Sequence[dict], preds: Sequence[dict], *, other: Sequence[
     """
     from helpers.metrics import voc_evaluate
 
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
-        raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
-    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
+    n_boot = integer(n_boot, "n_boot", low=2)
+    if not real(level, "level", low=0, low_open=True) < 1:
         raise ValueError(f"level must be a number in (0, 1), got {level!r}")
     if len(gts) != len(preds) or (other is not None and len(other) != len(gts)):
         raise ValueError(f"gts, preds (and other) must have one entry per image: {len(gts)}, {len(preds)}"

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from helpers.validate import real
+
 __all__ = ["class_frequencies", "repeat_factor_indices", "repeat_factors"]
 
 
@@ -56,9 +58,7 @@ def repeat_factors(image_labels: Sequence, threshold: float = 0.001) -> np.ndarr
     not oversampled (LVIS uses 0.001 for its 1,203 classes; a five-class toy set needs a much
     larger one, e.g. 0.3, for anything to happen).
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
-            or not np.isfinite(threshold) or not 0 < threshold <= 1:
-        raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
+    threshold = real(threshold, "threshold", low=0, low_open=True, high=1)
     per_image = _labels_per_image(image_labels)
     freq = class_frequencies(image_labels)
     class_factor = {c: max(1.0, float(np.sqrt(threshold / f))) for c, f in freq.items()}

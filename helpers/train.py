@@ -38,16 +38,24 @@ def cpu_threads() -> int:
     return 1 if busy else cores
 
 
-def warmup_cosine(iterations: int, warmup: int, final_fraction: float = 0.01) -> Callable[[int], float]:
+def warmup_cosine(iterations: int, warmup: int, final_fraction: float = 0.01) -> Callable[..., float]:
     """LR multiplier per iteration: linear warm-up from 0.001 to 1 over ``warmup`` iterations,
-    then a cosine decay to ``final_fraction`` at ``iterations``."""
+    then a cosine decay to ``final_fraction`` at ``iterations``.
+
+    The returned ``factor(it, decay_progress=None)`` counts the warm-up in iterations, always.
+    After it, the cosine's position is ``(it - warmup) / (iterations - warmup)``, or
+    ``decay_progress`` (a fraction in [0, 1]) when given: :func:`train_detector` passes the share
+    of a wall-clock budget spent since the warm-up ended, so a time-budgeted run warms up for
+    exactly ``warmup`` iterations and still ends its decay with the budget.
+    """
     if iterations < 1 or warmup < 0:
         raise ValueError(f"need iterations >= 1 and warmup >= 0, got {iterations}, {warmup}")
 
-    def factor(it: int) -> float:
+    def factor(it: int, decay_progress: float | None = None) -> float:
         if it < warmup:
             return 0.001 + (1 - 0.001) * it / warmup
-        progress = min(1.0, (it - warmup) / max(1, iterations - warmup))
+        by_iterations = (it - warmup) / max(1, iterations - warmup)
+        progress = min(1.0, max(by_iterations, decay_progress or 0.0))
         return final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
@@ -96,17 +104,18 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
         ``checkpoint_every`` iterations and at the end
     resume : when ``checkpoint`` exists, continue from it instead of starting over
     seed : data order and the model's random sampling (proposal sampling) follow from it
-    time_budget_s : optional wall-clock budget in seconds: training stops when it is spent, and
-        the schedule runs on whichever is further along, iterations or time, so the cosine
-        decay still ends at the budget (a fair "N minutes of training" comparison). Time spent
-        before a resume counts.
+    time_budget_s : optional wall-clock budget in seconds: training stops when it is spent. The
+        warm-up still lasts ``warmup`` iterations; the cosine decay then runs on whichever is
+        further along, iterations or the budget left after the warm-up, so it ends at the budget
+        (a fair "N minutes of training" comparison). Time spent before a resume counts.
 
     Returns
     -------
     dict of lists, one entry per iteration: ``iteration``, ``lr``, ``loss`` (the sum), each
     loss term by name (e.g. ``loss_classifier``), ``seconds`` (wall time of the step); and
     ``"device"``, ``"amp"``, ``"resumed_from"`` (0 when started fresh), ``"stopped_by"``
-    (``"iterations"`` or ``"time budget"``).
+    (``"iterations"`` or ``"time budget"``), ``"warmup"`` (the warm-up's iterations) and, once the
+    warm-up is over, ``"warmup_seconds"`` (the training time it took).
     """
     from helpers.detection import load_checkpoint, save_checkpoint
 
@@ -128,7 +137,7 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
         # weights_only load: a checkpoint found at this path cannot run code (see helpers.detection)
         _, ckpt = load_checkpoint(checkpoint, model, opt, map_location=device)
         history, start = _resume_state(ckpt, checkpoint, iterations)
-    history.update({"device": str(device), "amp": amp, "resumed_from": start})
+    history.update({"device": str(device), "amp": amp, "resumed_from": start, "warmup": warmup})
 
     steps = range(start, iterations)
     if progress:
@@ -147,10 +156,16 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
                 why = f"stopped: time budget of {time_budget_s:g} s reached"
                 steps.set_postfix_str(f"{steps.postfix}, {why}" if steps.postfix else why)
             break
-        # schedule position: iterations done, or the time budget spent, whichever is further
-        position = it if time_budget_s is None else max(it, iterations * spent / time_budget_s)
+        # the warm-up runs on iterations; the decay on iterations or on the share of the time budget
+        # left after the warm-up, whichever is further along (so it ends with the budget)
+        if it == warmup:
+            history["warmup_seconds"] = spent
+        decay_progress = None
+        if time_budget_s is not None and it >= warmup:
+            warmup_s = history.get("warmup_seconds", 0.0)
+            decay_progress = (spent - warmup_s) / max(1e-9, time_budget_s - warmup_s)
         for group in opt.param_groups:
-            group["lr"] = lr * factor(int(position))
+            group["lr"] = lr * factor(it, decay_progress)
         tic = time.perf_counter()
         torch.manual_seed(seed * 1_000_003 + it)  # augmentation and proposal sampling: same after a resume
         items = [dataset[i] for i in next(batches)]

@@ -1,0 +1,157 @@
+"""Cold-start latency measured where it happens: in a fresh Python process.
+
+The first call in a notebook that has already run the model is not a cold call: the weights are
+in memory, the kernels chosen, the allocator warm. What a user of a shipped detector waits for
+on a fresh start is: importing the runtime, loading the file, and the first inference.
+:func:`fresh_process_latency` starts a new interpreter (``python -m helpers.cold_start``), which
+times those three separately and then the warm median, and returns them.
+
+Run it by hand too::
+
+    python -m helpers.cold_start --runtime torch --model runs/05/batman_frcnn.pt --image img.npy
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from helpers.validate import integer
+
+_STARTED = time.perf_counter()  # as early as possible in the child: imports below count as "import"
+
+#: What :func:`fresh_process_latency` can load: a helpers.detection checkpoint or an ONNX file.
+RUNTIMES = ("torch", "onnxruntime")
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """Seconds and milliseconds of one fresh process: import, load, first call, then warm calls."""
+
+    runtime: str
+    threads: int
+    import_s: float          # importing the runtime and helpers (after the interpreter started)
+    load_s: float            # reading the checkpoint / building the onnxruntime session
+    first_call_ms: float     # the first inference of the fresh process
+    warm_median_ms: float    # median of the ``repeat`` calls after it
+    warm_min_ms: float
+    warm_max_ms: float
+    repeat: int
+    process_s: float         # the whole child process, interpreter start-up included, as the parent saw it
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (f"fresh process ({self.runtime}, {self.threads} thread(s)): import {self.import_s:.2f} s, "
+                f"load {self.load_s:.2f} s, first call {self.first_call_ms:.0f} ms, then warm median "
+                f"{self.warm_median_ms:.1f} ms (min {self.warm_min_ms:.1f}, max {self.warm_max_ms:.1f}, "
+                f"{self.repeat} runs); {self.process_s:.1f} s in all")
+
+
+def fresh_process_latency(runtime: str, model_path, image, *, threads: int = 1, repeat: int = 10,
+                          timeout_s: float = 600.0) -> ColdStart:
+    """Time a detector's cold start and warm calls in a new Python process.
+
+    Parameters
+    ----------
+    runtime : ``"torch"`` (``model_path`` is a :func:`helpers.detection.save_checkpoint` file,
+        rebuilt from its recipe) or ``"onnxruntime"`` (an ``.onnx`` file from
+        :func:`helpers.export.export_onnx`, run on the CPU provider)
+    image : (3, H, W) float image in [0, 1] (tensor or array): every call runs on it
+    threads : intra-op threads in the child (torch.set_num_threads / onnxruntime's option)
+    repeat : warm calls timed after the first one
+    timeout_s : the child is killed after this long (``subprocess.TimeoutExpired``)
+
+    Raises
+    ------
+    ValueError on a bad argument; FileNotFoundError when ``model_path`` is missing;
+    RuntimeError with the child's error output when the child fails.
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+    threads, repeat = integer(threads, "threads", low=1), integer(repeat, "repeat", low=1)
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise FileNotFoundError(f"no model file at {model_path}")
+    arr = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
+    if arr.ndim != 3 or arr.shape[0] != 3:
+        raise ValueError(f"image must be one (3, H, W) image, got shape {arr.shape}")
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH"))
+                                                       if p)}
+    with tempfile.TemporaryDirectory() as tmp:
+        image_path = Path(tmp) / "image.npy"
+        np.save(image_path, arr.astype(np.float32))
+        cmd = [sys.executable, "-m", "helpers.cold_start", "--runtime", runtime, "--model", str(model_path),
+               "--image", str(image_path), "--threads", str(threads), "--repeat", str(repeat)]
+        tic = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s, check=False)
+        process_s = time.perf_counter() - tic
+    if done.returncode != 0:
+        raise RuntimeError(f"the fresh process failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"the fresh process printed no result: {done.stdout[-500:]} {done.stderr[-500:]}")
+    return ColdStart(**json.loads(lines[-1]), process_s=process_s)
+
+
+def _measure(runtime: str, model_path: str, image_path: str, threads: int, repeat: int) -> dict:
+    """The child's side: import, load, first call, warm calls; returns ColdStart's fields but process_s."""
+    image = np.load(image_path)
+    if runtime == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        from helpers import detection
+
+        imported = time.perf_counter()
+        model, _ = detection.load_checkpoint(model_path)
+        model.eval()
+        x = torch.from_numpy(image)
+
+        def call():
+            return detection.predict(model, [x])
+    else:
+        from helpers import export
+
+        imported = time.perf_counter()
+        session = export.onnx_session(model_path, threads=threads)
+
+        def call():
+            return export.onnx_predict(session, image)
+    loaded = time.perf_counter()
+    call()
+    first = time.perf_counter()
+    warm = []
+    for _ in range(repeat):
+        tic = time.perf_counter()
+        call()
+        warm.append((time.perf_counter() - tic) * 1000.0)
+    return {"runtime": runtime, "threads": threads, "import_s": imported - _STARTED, "load_s": loaded - imported,
+            "first_call_ms": (first - loaded) * 1000.0, "warm_median_ms": float(np.median(warm)),
+            "warm_min_ms": float(np.min(warm)), "warm_max_ms": float(np.max(warm)), "repeat": repeat}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Time a detector's cold start in this (fresh) process.")
+    parser.add_argument("--runtime", choices=RUNTIMES, required=True)
+    parser.add_argument("--model", required=True, help="checkpoint (.pt) or ONNX file")
+    parser.add_argument("--image", required=True, help=".npy file holding one (3, H, W) float32 image")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args(argv)
+    print(json.dumps(_measure(args.runtime, args.model, args.image, args.threads, args.repeat)))
+
+
+if __name__ == "__main__":
+    main()

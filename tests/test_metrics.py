@@ -592,3 +592,65 @@ def test_coco_pr_curve_threshold_must_be_a_number():
     result = coco_evaluate(gt, dets)
     with pytest.raises(TypeError, match="iou_threshold must be a number"):
         metrics.coco_pr_curve(result, "0.5")
+
+
+# ------------------------------------------------------------------------------------------
+# COCO AP by size buckets of one's own choosing, against pycocotools with params.areaRng
+# ------------------------------------------------------------------------------------------
+
+def pycocotools_by_area(gt, dets, ranges):
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = copy.deepcopy(gt)
+        coco_gt.createIndex()
+        ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(dets)), "bbox")
+        ev.params.areaRng = [list(r) for r in ranges.values()]
+        ev.params.areaRngLbl = list(ranges)
+        ev.evaluate()
+        ev.accumulate()
+    out = {}
+    for a, name in enumerate(ranges):
+        s_all, s_50 = ev.eval["precision"][:, :, :, a, -1], ev.eval["precision"][0, :, :, a, -1]
+        out[name] = (np.mean(s_all[s_all > -1]) if np.any(s_all > -1) else -1,
+                     np.mean(s_50[s_50 > -1]) if np.any(s_50 > -1) else -1)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_coco_ap_by_area_matches_pycocotools_custom_ranges(seed):
+    from helpers.metrics import coco_ap_by_area
+
+    gt, dets = random_problem(seed, n_img=15, n_cat=3, integer=seed % 2 == 0)
+    areas = np.array([a["area"] for a in gt["annotations"]])
+    e1, e2 = np.percentile(areas, [33.3, 66.7])
+    ranges = {"all": (0.0, 1e10), "small": (0.0, e1), "medium": (e1, e2), "large": (e2, 1e10)}
+    ours = coco_ap_by_area(gt, dets, ranges)
+    ref = pycocotools_by_area(gt, dets, ranges)
+    for name in ranges:
+        assert ours[name]["AP"] == pytest.approx(ref[name][0], abs=TOL)
+        assert ours[name]["AP50"] == pytest.approx(ref[name][1], abs=TOL)
+    inside = [a for a in gt["annotations"] if not a["iscrowd"] and e1 <= a["area"] <= e2]
+    assert ours["medium"]["n_objects"] == len(inside) > 0
+    # with COCO's own buckets it agrees with coco_evaluate's APs / APm / APl
+    from helpers.metrics import COCO_AREA_RANGES
+
+    same = coco_ap_by_area(gt, dets, COCO_AREA_RANGES)
+    full = coco_evaluate(gt, dets)
+    for key, name in (("AP", "all"), ("APs", "small"), ("APm", "medium"), ("APl", "large")):
+        assert same[name]["AP"] == pytest.approx(full[key], abs=TOL)
+
+
+def test_coco_ap_by_area_hand_made_and_bad_ranges():
+    from helpers.metrics import coco_ap_by_area
+
+    # a small and a large object; the detector finds only the large one
+    gt = make_gt([(1, 1, [0, 0, 10, 10], None, 0), (1, 1, [50, 50, 100, 100], None, 0)])
+    dets = [det(1, 1, [50, 50, 100, 100], 0.9)]
+    got = coco_ap_by_area(gt, dets, {"small": (0, 200), "large": (200, 1e8)})
+    assert got["small"]["AP50"] == 0.0 and got["large"]["AP50"] == pytest.approx(1.0)
+    assert got["small"]["n_objects"] == 1 and got["large"]["n_objects"] == 1
+    empty = coco_ap_by_area(gt, dets, {"huge": (1e6, 1e8)})
+    assert empty["huge"] == {"AP": -1.0, "AP50": -1.0, "n_objects": 0}
+    for bad in ({}, {"x": (5, 1)}, {"x": (-1, 4)}, {"x": (1, 2, 3)}):
+        with pytest.raises(ValueError, match="area_ranges"):
+            coco_ap_by_area(gt, dets, bad)

@@ -46,6 +46,8 @@ class ColdStart:
     warm_min_ms: float
     warm_max_ms: float
     repeat: int
+    peak_rss_mib: float      # the child's peak resident memory (imports, model, calls; ru_maxrss); NaN if unknown
+    model_rss_mib: float     # resident memory after the calls (largest sample) minus right after the imports
     process_s: float         # the whole child process, interpreter start-up included, as the parent saw it
 
     def as_dict(self) -> dict:
@@ -55,7 +57,8 @@ class ColdStart:
         return (f"fresh process ({self.runtime}, {self.threads} thread(s)): import {self.import_s:.2f} s, "
                 f"load {self.load_s:.2f} s, first call {self.first_call_ms:.0f} ms, then warm median "
                 f"{self.warm_median_ms:.1f} ms (min {self.warm_min_ms:.1f}, max {self.warm_max_ms:.1f}, "
-                f"{self.repeat} runs); {self.process_s:.1f} s in all")
+                f"{self.repeat} runs); peak memory {self.peak_rss_mib:.0f} MiB ({self.model_rss_mib:.0f} MiB above "
+                f"the imports); {self.process_s:.1f} s in all")
 
 
 def fresh_process_latency(runtime: str, model_path, image, *, threads: int = 1, repeat: int = 10,
@@ -105,6 +108,25 @@ def fresh_process_latency(runtime: str, model_path, image, *, threads: int = 1, 
     return ColdStart(**json.loads(lines[-1]), process_s=process_s)
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak resident set size so far, in MiB (NaN where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def _current_rss_mib() -> float:
+    """This process's resident set size now, in MiB (NaN without psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        return float("nan")
+    return psutil.Process().memory_info().rss / 2**20
+
+
 def _measure(runtime: str, model_path: str, image_path: str, threads: int, repeat: int) -> dict:
     """The child's side: import, load, first call, warm calls; returns ColdStart's fields but process_s."""
     image = np.load(image_path)
@@ -114,7 +136,7 @@ def _measure(runtime: str, model_path: str, image_path: str, threads: int, repea
         torch.set_num_threads(threads)
         from helpers import detection
 
-        imported = time.perf_counter()
+        imported, rss_imported = time.perf_counter(), _current_rss_mib()
         model, _ = detection.load_checkpoint(model_path)
         model.eval()
         x = torch.from_numpy(image)
@@ -122,9 +144,11 @@ def _measure(runtime: str, model_path: str, image_path: str, threads: int, repea
         def call():
             return detection.predict(model, [x])
     else:
+        import onnxruntime  # noqa: F401  (counted with the imports, not with the session)
+
         from helpers import export
 
-        imported = time.perf_counter()
+        imported, rss_imported = time.perf_counter(), _current_rss_mib()
         session = export.onnx_session(model_path, threads=threads)
 
         def call():
@@ -132,14 +156,17 @@ def _measure(runtime: str, model_path: str, image_path: str, threads: int, repea
     loaded = time.perf_counter()
     call()
     first = time.perf_counter()
+    resident = [_current_rss_mib()]  # sampled after each call: what the model and its buffers hold
     warm = []
     for _ in range(repeat):
         tic = time.perf_counter()
         call()
         warm.append((time.perf_counter() - tic) * 1000.0)
+        resident.append(_current_rss_mib())
     return {"runtime": runtime, "threads": threads, "import_s": imported - _STARTED, "load_s": loaded - imported,
             "first_call_ms": (first - loaded) * 1000.0, "warm_median_ms": float(np.median(warm)),
-            "warm_min_ms": float(np.min(warm)), "warm_max_ms": float(np.max(warm)), "repeat": repeat}
+            "warm_min_ms": float(np.min(warm)), "warm_max_ms": float(np.max(warm)), "repeat": repeat,
+            "peak_rss_mib": _peak_rss_mib(), "model_rss_mib": max(resident) - rss_imported}
 
 
 def main(argv=None) -> None:

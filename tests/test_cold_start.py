@@ -24,6 +24,8 @@ def test_fresh_process_times_import_load_first_and_warm_calls(checkpoint):
     # the parent's view of the child includes every part the child timed
     assert result.process_s > result.import_s + result.load_s + result.first_call_ms / 1000
     assert "fresh process (torch, 1 thread(s))" in str(result)
+    # torch alone takes well over 100 MiB; the model (a few MiB of weights) adds to that
+    assert result.peak_rss_mib > 100 and 0 < result.model_rss_mib < result.peak_rss_mib
 
 
 def test_child_failure_and_bad_arguments_are_reported(checkpoint, tmp_path):

@@ -1,10 +1,11 @@
 """Torchvision detectors with a new head for your classes, predictions and COCO-format output.
 
 * :func:`build_detector` - Faster R-CNN MobileNetV3-Large-FPN (the 320 px "mobile" variant or the
-  full-size one) or SSDlite320-MobileNetV3 (one-stage), with a fresh box classifier for
-  ``num_classes`` foreground classes plus background. Initial weights: torchvision's COCO
-  weights (needs the network), a backbone checkpoint of our own (``"shapes"``, made offline by
-  ``tools/pretrain_backbone.py``), or random (``None``).
+  full-size one), RetinaNet on the same MobileNetV3-Large-FPN, or SSDlite-MobileNetV3 (both
+  one-stage), with a fresh classifier for ``num_classes`` foreground classes plus background.
+  Initial weights: torchvision's COCO weights (needs the network; not for RetinaNet), a backbone
+  checkpoint of our own (``"shapes"``, made offline by ``tools/pretrain_backbone.py``; all three),
+  or random (``None``).
 * :func:`predict` - batched inference, results as NumPy arrays.
 * :func:`detections_to_coco` - predictions -> the detections list ``helpers.metrics`` reads.
 * :func:`save_checkpoint` / :func:`load_checkpoint` - model (and optimiser) state with the build
@@ -41,6 +42,7 @@ from torch import nn  # noqa: E402
 from torchvision.models.detection import FasterRCNN  # noqa: E402
 from torchvision.models.detection.anchor_utils import AnchorGenerator  # noqa: E402
 from torchvision.models.detection.backbone_utils import _mobilenet_extractor  # noqa: E402
+from torchvision.models.detection.retinanet import RetinaNet, RetinaNetHead  # noqa: E402
 from torchvision.models.detection.ssd import SSD  # noqa: E402
 from torchvision.ops import misc as misc_nn_ops  # noqa: E402
 
@@ -48,8 +50,16 @@ from torchvision.ops import misc as misc_nn_ops  # noqa: E402
 MODELS: dict[str, str] = {
     "fasterrcnn_mobilenet_v3_large_320_fpn": "two-stage Faster R-CNN, MobileNetV3-Large + FPN, mobile settings",
     "fasterrcnn_mobilenet_v3_large_fpn": "two-stage Faster R-CNN, MobileNetV3-Large + FPN, full-size settings",
-    "ssdlite320_mobilenet_v3_large": "one-stage SSDlite, MobileNetV3-Large, 320x320 input",
+    "retinanet_mobilenet_v3_large_fpn": "one-stage RetinaNet (focal loss), the Faster R-CNN's MobileNetV3-Large + FPN "
+                                        "and anchors",
+    "ssdlite320_mobilenet_v3_large": "one-stage SSDlite, MobileNetV3-Large, image_size x image_size input (320 by "
+                                     "default, its name's)",
 }
+
+#: The detectors torchvision publishes COCO weights for (``weights="coco"``); its COCO RetinaNets
+#: are ResNet-50-FPN only, so RetinaNet here starts from ``"shapes"`` or random weights.
+COCO_MODELS: tuple[str, ...] = ("fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn",
+                                "ssdlite320_mobilenet_v3_large")
 
 #: The offline backbone (MobileNetV3-Large features, FPN, RPN) written by
 #: ``tools/pretrain_backbone.py``; shipped inside the package (package data), so a pip install
@@ -193,47 +203,72 @@ def build_detector(name: str = "fasterrcnn_mobilenet_v3_large_320_fpn", num_clas
                    box_head_size: int | None = None, **kwargs) -> nn.Module:
     """A torchvision detector with a new head for ``num_classes`` foreground classes.
 
+    All three families share one MobileNetV3-Large backbone layout, so they can start from the
+    same weights (``"shapes"``) and see the same input size (``image_size``).
+
     Parameters
     ----------
     name : str
         One of :data:`MODELS`.
     num_classes : int
-        Foreground classes; the head predicts ``num_classes + 1`` (label 0 is the background).
+        Foreground classes; the classifier has ``num_classes + 1`` columns (label 0 is the
+        background) and predicted labels are ``1..num_classes`` for every model.
     weights : {"coco", "shapes", None} or path
         ``"coco"``: torchvision's COCO-trained detector (downloaded), whose class-specific layer is
-        replaced by a fresh one (transfer learning). ``"shapes"`` or a ``.pt`` path: the
-        Faster R-CNN parts pretrained by ``tools/pretrain_backbone.py`` (backbone, and FPN and RPN
-        when the checkpoint has them; Faster R-CNN only), with frozen BatchNorm statistics as
-        torchvision does for pretrained backbones; the box head starts random. ``None``: everything random (BatchNorm trains).
+        replaced by a fresh one (transfer learning); Faster R-CNN and SSDlite only
+        (:data:`COCO_MODELS`: torchvision's COCO RetinaNets are ResNet-50-FPN). ``"shapes"`` or a
+        ``.pt`` path: the parts pretrained by ``tools/pretrain_backbone.py``: the backbone for
+        every model, and the FPN (Faster R-CNN, RetinaNet) and RPN (Faster R-CNN) when the
+        checkpoint has them; every head starts random. Faster R-CNN and RetinaNet freeze the
+        pretrained BatchNorm statistics (FrozenBatchNorm2d, as torchvision does for pretrained
+        backbones); SSDlite keeps torchvision's trainable BatchNorm (momentum 0.03) with the
+        checkpoint's epsilon, and normalises images with the ImageNet mean/std the checkpoint
+        was pretrained with. ``None``: everything random (BatchNorm trains).
     trainable_backbone_layers : int, optional
-        How many of the backbone's 6 stages train (from the top) when it is pretrained;
-        default 3, torchvision's. Ignored (all train) when nothing is pretrained.
+        How many of the backbone's 6 stages train (from the top) when it is pretrained; default
+        torchvision's: 3 for Faster R-CNN and RetinaNet, 6 (all) for SSDlite. Ignored (all
+        train) when nothing is pretrained.
     image_size : int
-        Images are resized so their shorter side is ``image_size`` (Faster R-CNN; longer side at
-        most twice that); SSDlite always works at 320x320.
+        Faster R-CNN and RetinaNet: images are resized so their shorter side is ``image_size``
+        (longer side at most twice that). SSDlite: images are resized to ``image_size x
+        image_size`` (default 320, the size in its name; its default boxes are fractions of the
+        image, so they follow). With ``weights="coco"`` SSDlite runs torchvision's 320x320-trained
+        weights at that size: the network is convolutional, but objects then meet its learned
+        boxes at another scale until fine-tuning adapts them.
     box_head_size : int, optional
         Faster R-CNN only: replace the box head's two 1024-wide fully connected layers (fed by
         256x7x7 RoI features, the costliest part of a CPU training step) by ``box_head_size``-wide
         ones, randomly initialised. ``None`` keeps torchvision's head.
     **kwargs
-        Passed to the torchvision model (e.g. ``box_score_thresh``, ``box_detections_per_img``).
+        Passed to the torchvision model (e.g. Faster R-CNN's ``box_score_thresh``, RetinaNet's
+        and SSD's ``score_thresh`` and ``detections_per_img``).
 
     Returns
     -------
     nn.Module in train mode, with ``model.build_recipe`` (the arguments, for checkpoints).
+
+    Raises
+    ------
+    ValueError
+        An unknown name or invalid argument; ``weights="coco"`` for RetinaNet; ``box_head_size``
+        for a model without a box head.
     """
     _check_build_args(name, num_classes, image_size, trainable_backbone_layers, box_head_size)
     weights = _check_weights(weights)
+    if weights == "coco" and name not in COCO_MODELS:
+        raise ValueError(f"torchvision publishes no COCO weights for {name}: its COCO RetinaNets are ResNet-50-FPN "
+                         "only (retinanet_resnet50_fpn / retinanet_resnet50_fpn_v2); use weights='shapes' (the "
+                         "same start as the Faster R-CNN and SSDlite) or None")
     recipe = {"name": name, "num_classes": num_classes, "weights": None if weights is None else str(weights),
               "trainable_backbone_layers": trainable_backbone_layers, "image_size": image_size,
               "box_head_size": box_head_size, "kwargs": dict(kwargs)}
     if name.startswith("fasterrcnn"):
         model = _build_faster_rcnn(name, num_classes, weights, trainable_backbone_layers, image_size, kwargs)
         _resize_box_head(model, box_head_size, num_classes)
+    elif name.startswith("retinanet"):
+        model = _build_retinanet(num_classes, weights, trainable_backbone_layers, image_size, kwargs)
     else:
-        if box_head_size is not None:
-            raise ValueError("box_head_size is a Faster R-CNN option; SSDlite has no box head to resize")
-        model = _build_ssdlite(num_classes, weights, trainable_backbone_layers, kwargs)
+        model = _build_ssdlite(num_classes, weights, trainable_backbone_layers, image_size, kwargs)
     model.build_recipe = recipe
     return model.train()
 
@@ -255,6 +290,11 @@ def _check_build_args(name, num_classes, image_size, trainable_backbone_layers, 
         raise ValueError(f"trainable_backbone_layers must be an int in 0..6, got {trainable_backbone_layers!r}")
     if box_head_size is not None and not (_is_int(box_head_size) and box_head_size >= 8):
         raise ValueError(f"box_head_size must be an int >= 8, got {box_head_size!r}")
+    if box_head_size is not None and not name.startswith("fasterrcnn"):
+        family, why = (("RetinaNet", "its classification and box heads are convolutional, shared by every anchor")
+                       if name.startswith("retinanet") else ("SSDlite", "its heads are convolutional"))
+        raise ValueError(f"box_head_size is a Faster R-CNN option; {family} has no box head to resize ({why}): "
+                         "leave it None")
 
 
 def _load_state(module: nn.Module, state, path, what: str) -> None:
@@ -267,24 +307,55 @@ def _load_state(module: nn.Module, state, path, what: str) -> None:
         raise CheckpointError(f"{path}: its weights do not fit {what}: {lines[0]}{more}") from None
 
 
-def _faster_rcnn_layout(name, num_classes, frozen_bn, trainable_layers, image_size, kwargs) -> FasterRCNN:
-    """Faster R-CNN MobileNetV3-Large-FPN with random weights, laid out as torchvision builds it.
+#: The anchors of torchvision's MobileNetV3 Faster R-CNN, one size set per FPN level ("0", "1", "pool").
+_MOBILENET_ANCHOR_SIZES = ((32, 64, 128, 256, 512),) * 3
+_MOBILENET_ANCHOR_RATIOS = ((0.5, 1.0, 2.0),) * 3
+
+
+def _mobilenet_fpn(frozen_bn: bool, trainable_layers) -> nn.Module:
+    """MobileNetV3-Large + FPN (256 channels, 3 maps: C4, C5 and a max-pooled level), random weights,
+    laid out as torchvision's MobileNetV3 Faster R-CNN builds it (the backbone ``body`` holds
+    ``mobilenet_v3_large().features``, the pyramid is ``fpn``).
 
     ``frozen_bn``: the layout of a pretrained build (FrozenBatchNorm2d, only the top
-    ``trainable_layers`` of 6 backbone stages train); otherwise BatchNorm trains and so does
-    every stage.
+    ``trainable_layers`` of 6 backbone stages train, default 3); otherwise BatchNorm trains and so
+    does every stage.
     """
+    norm_layer = misc_nn_ops.FrozenBatchNorm2d if frozen_bn else nn.BatchNorm2d
+    backbone = torchvision.models.mobilenet_v3_large(weights=None, norm_layer=norm_layer)
+    layers = (3 if trainable_layers is None else trainable_layers) if frozen_bn else 6
+    return _mobilenet_extractor(backbone, True, layers)
+
+
+def _mobilenet_anchors() -> AnchorGenerator:
+    """Anchors per FPN level: sizes 32..512 px x aspect ratios 0.5, 1, 2 (15 per location)."""
+    return AnchorGenerator(_MOBILENET_ANCHOR_SIZES, _MOBILENET_ANCHOR_RATIOS)
+
+
+def _faster_rcnn_layout(name, num_classes, frozen_bn, trainable_layers, image_size, kwargs) -> FasterRCNN:
+    """Faster R-CNN MobileNetV3-Large-FPN with random weights, laid out as torchvision builds it
+    (``frozen_bn``, ``trainable_layers``: see :func:`_mobilenet_fpn`)."""
     settings = {"min_size": image_size, "max_size": 2 * image_size, **_FRCNN_FAST_TRAIN}
     if name.endswith("_320_fpn"):  # torchvision's mobile defaults: few proposals at test time
         settings.update({"rpn_pre_nms_top_n_test": 150, "rpn_post_nms_top_n_test": 150, "rpn_score_thresh": 0.05})
     settings.update(kwargs)
-    norm_layer = misc_nn_ops.FrozenBatchNorm2d if frozen_bn else nn.BatchNorm2d
-    backbone = torchvision.models.mobilenet_v3_large(weights=None, norm_layer=norm_layer)
-    layers = (3 if trainable_layers is None else trainable_layers) if frozen_bn else 6
-    extractor = _mobilenet_extractor(backbone, True, layers)
-    anchor_sizes = ((32, 64, 128, 256, 512),) * 3  # as torchvision's MobileNetV3 Faster R-CNN
-    anchors = AnchorGenerator(anchor_sizes, ((0.5, 1.0, 2.0),) * len(anchor_sizes))
-    return FasterRCNN(extractor, num_classes + 1, rpn_anchor_generator=anchors, **settings)
+    return FasterRCNN(_mobilenet_fpn(frozen_bn, trainable_layers), num_classes + 1,
+                      rpn_anchor_generator=_mobilenet_anchors(), **settings)
+
+
+def _load_pretrained_parts(model: nn.Module, weights, parts_wanted: Sequence[str]) -> None:
+    """Load a ``tools/pretrain_backbone.py`` checkpoint (``"shapes"`` or a path) into ``model``:
+    ``features`` into ``model.backbone.body``, then those of ``parts_wanted`` (``"fpn"``,
+    ``"rpn"``) that the checkpoint has; a mismatch raises :class:`CheckpointError`."""
+    path = SHAPES_BACKBONE if weights == "shapes" else weights
+    parts, _ = load_backbone_state(path)
+    _load_state(model.backbone.body, parts["features"], path, "the MobileNetV3-Large backbone")
+    targets = {"fpn": (lambda: model.backbone.fpn, "the feature pyramid"),
+               "rpn": (lambda: model.rpn, "the region proposal network")}
+    for part in parts_wanted:
+        if part in parts:  # a detector-pretrained checkpoint: the pyramid (and proposals) transfer too
+            module, what = targets[part]
+            _load_state(module(), parts[part], path, what)
 
 
 def _build_faster_rcnn(name, num_classes, weights, trainable_layers, image_size, kwargs) -> FasterRCNN:
@@ -299,13 +370,45 @@ def _build_faster_rcnn(name, num_classes, weights, trainable_layers, image_size,
         model.roi_heads.box_predictor = faster_rcnn.FastRCNNPredictor(
             model.roi_heads.box_predictor.cls_score.in_features, num_classes + 1)
     elif weights is not None:
-        path = SHAPES_BACKBONE if weights == "shapes" else weights
-        parts, _ = load_backbone_state(path)
-        _load_state(model.backbone.body, parts["features"], path, "the MobileNetV3-Large backbone")
-        if "fpn" in parts:  # a detector-pretrained checkpoint: the pyramid and proposals transfer too
-            _load_state(model.backbone.fpn, parts["fpn"], path, "the feature pyramid")
-        if "rpn" in parts:
-            _load_state(model.rpn, parts["rpn"], path, "the region proposal network")
+        _load_pretrained_parts(model, weights, ("fpn", "rpn"))
+    return model
+
+
+class _ForegroundRetinaNet(RetinaNet):
+    """torchvision's :class:`~torchvision.models.detection.RetinaNet`, unchanged but for one thing:
+    detections never come from class column 0.
+
+    RetinaNet scores every class with its own sigmoid and uses a target's label as its column,
+    so labels ``1..K`` need ``K + 1`` columns (torchvision's COCO RetinaNet has 91, column 0 the
+    background). Column 0 is never a positive, so training pushes it down, but torchvision still
+    turns any of its scores above ``score_thresh`` into a "label 0" detection, which no other
+    model here predicts; its logits are set to -inf before torchvision's post-processing.
+    """
+
+    def postprocess_detections(self, head_outputs, anchors, image_shapes):
+        # head_outputs["cls_logits"]: per FPN level, (N, H*W*A, K + 1) logits
+        logits = [level.clone() for level in head_outputs["cls_logits"]]
+        for level in logits:
+            level[..., 0] = float("-inf")  # sigmoid 0: never above score_thresh (>= 0)
+        return super().postprocess_detections({**head_outputs, "cls_logits": logits}, anchors, image_shapes)
+
+
+def _retinanet_layout(num_classes, frozen_bn, trainable_layers, image_size, kwargs) -> RetinaNet:
+    """RetinaNet with random weights on exactly the Faster R-CNN's backbone + FPN
+    (:func:`_mobilenet_fpn`) and anchors (:func:`_mobilenet_anchors`): torchvision's
+    :class:`RetinaNetHead` (4 conv layers per branch, focal loss) for ``num_classes + 1`` columns
+    over the 15 anchors per location of each of the 3 FPN levels."""
+    anchors = _mobilenet_anchors()
+    backbone = _mobilenet_fpn(frozen_bn, trainable_layers)
+    head = RetinaNetHead(backbone.out_channels, anchors.num_anchors_per_location()[0], num_classes + 1)
+    settings = {"min_size": image_size, "max_size": 2 * image_size, **kwargs}
+    return _ForegroundRetinaNet(backbone, num_classes + 1, anchor_generator=anchors, head=head, **settings)
+
+
+def _build_retinanet(num_classes, weights, trainable_layers, image_size, kwargs) -> RetinaNet:
+    model = _retinanet_layout(num_classes, weights is not None, trainable_layers, image_size, kwargs)
+    if weights is not None:  # "coco" was refused by build_detector; the RPN has no place in RetinaNet
+        _load_pretrained_parts(model, weights, ("fpn",))
     return model
 
 
@@ -319,24 +422,80 @@ def _resize_box_head(model: FasterRCNN, size: int | None, num_classes: int) -> N
     model.roi_heads.box_predictor = FastRCNNPredictor(size, num_classes + 1)
 
 
-def _build_ssdlite(num_classes, weights, trainable_layers, kwargs) -> SSD:
+def _ssdlite_layout(num_classes, start, trainable_layers, image_size, kwargs, load_features=None) -> SSD:
+    """SSDlite-MobileNetV3-Large built step by step as torchvision's ``ssdlite320_mobilenet_v3_large``
+    builds it, but at ``image_size x image_size`` (torchvision fixes ``size=(320, 320)``); random
+    weights, except that ``load_features(mobilenet_v3_large().features)``, when given, loads the
+    backbone before the SSD regroups its blocks (at C4's expansion layer).
+
+    ``start`` is what the weights will be:
+
+    * ``None`` or ``"coco"``: torchvision's own layouts (with ``weights=None, weights_backbone=None``
+      and with ``weights="DEFAULT"``): the reduced tail (last stage halved, MobileNetV3 paper,
+      Table 6), ``BatchNorm2d(eps=0.001, momentum=0.03)``, inputs scaled to [-1, 1] (mean/std 0.5).
+    * ``"own"`` (``"shapes"`` or a path): the full tail the checkpoint has (torchvision too reduces
+      the tail only without a pretrained backbone); BatchNorm with the checkpoint's epsilon
+      (1e-5: ``tools/pretrain_backbone.py`` trained ``nn.BatchNorm2d`` defaults; torchvision's
+      0.001 is its ImageNet weights' epsilon, and 0.001 here would change the pretrained C5
+      features by about 35 %) and torchvision's fine-tuning momentum 0.03; and the ImageNet
+      mean/std the checkpoint was pretrained with (it was trained inside a Faster R-CNN, whose
+      ``GeneralizedRCNNTransform`` normalises with torchvision's defaults, mean 0.485, 0.456,
+      0.406, std 0.229, 0.224, 0.225), so the backbone sees its inputs as in pretraining.
+
+    ``trainable_layers``: of 6 backbone stages, from the top; torchvision's default for a
+    pretrained start is 6 (all), and a random start trains all. As in torchvision, freezing only
+    stops gradients (``requires_grad``): BatchNorm statistics keep updating in train mode.
+    """
     from functools import partial
 
     from torchvision.models.detection import _utils as det_utils
-    from torchvision.models.detection.ssdlite import SSDLiteClassificationHead
+    from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
+    from torchvision.models.detection.ssdlite import SSDLiteHead, _normal_init
+    from torchvision.models.detection.ssdlite import _mobilenet_extractor as _ssdlite_extractor
 
-    if isinstance(weights, Path) or weights == "shapes":
-        raise ValueError("the offline backbone checkpoint is for Faster R-CNN; use weights='coco' or None for SSDlite")
-    builder = torchvision.models.detection.ssdlite320_mobilenet_v3_large
-    if weights == "coco":
-        model = _coco_model("ssdlite320_mobilenet_v3_large",
-                            lambda: builder(weights="DEFAULT", trainable_backbone_layers=trainable_layers, **kwargs))
-        channels = det_utils.retrieve_out_channels(model.backbone, (320, 320))
-        anchors = model.anchor_generator.num_anchors_per_location()
-        norm = partial(nn.BatchNorm2d, eps=0.001, momentum=0.03)
-        model.head.classification_head = SSDLiteClassificationHead(channels, anchors, num_classes + 1, norm)
-        return model
-    return builder(weights=None, weights_backbone=None, num_classes=num_classes + 1, **kwargs)
+    own = start not in (None, "coco")
+    norm_layer = partial(nn.BatchNorm2d, eps=1e-5 if own else 0.001, momentum=0.03)
+    backbone = torchvision.models.mobilenet_v3_large(weights=None, norm_layer=norm_layer, reduced_tail=not own)
+    if not own:  # torchvision's init for a backbone without ImageNet weights (the COCO ones overwrite it)
+        _normal_init(backbone)
+    if load_features is not None:
+        load_features(backbone.features)
+    layers = 6 if start is None or trainable_layers is None else trainable_layers
+    backbone = _ssdlite_extractor(backbone, layers, norm_layer)
+    size = (image_size, image_size)
+    anchor_generator = DefaultBoxGenerator([[2, 3] for _ in range(6)], min_ratio=0.2, max_ratio=0.95)
+    out_channels = det_utils.retrieve_out_channels(backbone, size)
+    num_anchors = anchor_generator.num_anchors_per_location()
+    mean, std = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]) if own else ([0.5] * 3, [0.5] * 3)
+    defaults = {"score_thresh": 0.001, "nms_thresh": 0.55, "detections_per_img": 300, "topk_candidates": 300,
+                "image_mean": mean, "image_std": std}  # torchvision's defaults, but for the normalisation
+    return SSD(backbone, anchor_generator, size, num_classes + 1,
+               head=SSDLiteHead(out_channels, num_anchors, num_classes + 1, norm_layer), **{**defaults, **kwargs})
+
+
+def _ssdlite_start(weights) -> str | None:
+    """What an SSDlite's weights are, for :func:`_ssdlite_layout`: ``None``, ``"coco"`` or ``"own"``."""
+    return weights if weights in (None, "coco") else "own"
+
+
+def _build_ssdlite(num_classes, weights, trainable_layers, image_size, kwargs) -> SSD:
+    load_features = None
+    if weights is not None and weights != "coco":
+        path = SHAPES_BACKBONE if weights == "shapes" else weights
+        state = load_backbone_state(path)[0]["features"]
+
+        def load_features(features):
+            _load_state(features, state, path, "the MobileNetV3-Large backbone")
+
+    model = _ssdlite_layout(num_classes, _ssdlite_start(weights), trainable_layers, image_size, kwargs,
+                            load_features)
+    if weights == "coco":  # torchvision's COCO detector: its weights, except the class-specific layer
+        name = "ssdlite320_mobilenet_v3_large"
+        coco = _coco_model(name, lambda: getattr(torchvision.models.detection, name)(weights="DEFAULT"))
+        state = {k: v for k, v in coco.state_dict().items() if not k.startswith("head.classification_head.")}
+        missing, _ = model.load_state_dict(state, strict=False)
+        assert all(k.startswith("head.classification_head.") for k in missing), missing
+    return model
 
 
 def _coco_model(name: str, build):
@@ -348,12 +507,15 @@ def _coco_model(name: str, build):
         url = torchvision.models.get_model_weights(name).DEFAULT.url
         raise RuntimeError(f"torchvision's COCO weights for {name} could not be loaded from {url} or torch hub's "
                            f"cache ({type(err).__name__}: {err}); without them use weights='shapes' "
-                           "(Faster R-CNN) or weights=None") from err
+                           "or weights=None") from err
 
 
 def coco_weights_reachable(name: str = "fasterrcnn_mobilenet_v3_large_320_fpn") -> tuple[bool, str]:
     """Fetch torchvision's COCO checkpoint for ``name`` into torch hub's cache (once; later calls read
-    the cache) and say whether it loaded: ``(True, url)`` or ``(False, "what went wrong")``."""
+    the cache) and say whether it loaded: ``(True, url)`` or ``(False, "what went wrong")``; a model
+    torchvision has no COCO weights for (not in :data:`COCO_MODELS`) is ``(False, why)``."""
+    if name not in COCO_MODELS:
+        return False, f"torchvision publishes no COCO weights for {name}"
     weights = torchvision.models.get_model_weights(name).DEFAULT
     try:
         weights.get_state_dict(progress=False)
@@ -568,8 +730,12 @@ def _rebuild(recipe: dict, path="checkpoint") -> nn.Module:
                                         kwargs)
             _resize_box_head(model, recipe.get("box_head_size"), recipe["num_classes"])
             return model
-        # SSDlite's COCO build has the same layout as the random one
-        return _build_ssdlite(recipe["num_classes"], None, None, kwargs)
+        if name.startswith("retinanet"):
+            return _retinanet_layout(recipe["num_classes"], recipe.get("weights") is not None,
+                                     recipe.get("trainable_backbone_layers"), recipe.get("image_size", 320), kwargs)
+        # SSDlite: COCO's layout is the random one; a "shapes" (or path) start has the full tail
+        return _ssdlite_layout(recipe["num_classes"], _ssdlite_start(recipe.get("weights")),
+                               recipe.get("trainable_backbone_layers"), recipe.get("image_size", 320), kwargs)
     except (TypeError, ValueError) as err:  # e.g. an option torchvision does not know in kwargs
         raise CheckpointError(f"{path}: its build recipe does not build a {name}: {err}") from None
 

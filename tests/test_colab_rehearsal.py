@@ -129,10 +129,11 @@ def test_torch_checkpoint_path_is_where_torch_hub_looks(monkeypatch, tmp_path):
 
 
 def test_every_detector_build_detector_knows_has_coco_weights_to_prefill():
-    from helpers.detection import MODELS
+    from helpers.detection import COCO_MODELS, MODELS
 
     needed = prefill.torchvision_weights_needed()
-    assert set(needed) == set(MODELS)
+    assert set(needed) == set(COCO_MODELS) and set(COCO_MODELS) <= set(MODELS)
+    assert set(MODELS) - set(COCO_MODELS) == {"retinanet_mobilenet_v3_large_fpn"}  # weights="coco" refuses it
     assert {w.name for w in needed.values()} == {"COCO_V1"}  # weights="coco" asks for DEFAULT = COCO_V1
 
 

@@ -50,6 +50,8 @@ def test_build_has_new_head_and_detects(name):
     if name.startswith("fasterrcnn"):
         assert model.roi_heads.box_predictor.cls_score.out_features == 6  # 5 classes + background
         assert model.roi_heads.box_predictor.bbox_pred.out_features == 4 * 6
+    elif name.startswith("retinanet"):
+        assert model.head.classification_head.num_classes == 6  # column 0, the background, is never positive
     else:
         head = model.head.classification_head
         assert head.num_columns == 6
@@ -70,9 +72,9 @@ def test_build_bad_inputs_raise_clear_errors(tmp_path):
         detection.build_detector(FRCNN, 5, weights="imagenet")
     with pytest.raises(ValueError, match="trainable_backbone_layers"):
         detection.build_detector(FRCNN, 5, trainable_backbone_layers=7)
-    with pytest.raises(ValueError, match="for Faster R-CNN"):
-        detection.build_detector("ssdlite320_mobilenet_v3_large", 5, weights="shapes")
-    with pytest.raises(ValueError, match="box_head_size is a Faster R-CNN option"):
+    with pytest.raises(ValueError, match="no COCO weights for retinanet_mobilenet_v3_large_fpn"):
+        detection.build_detector("retinanet_mobilenet_v3_large_fpn", 5, weights="coco")
+    with pytest.raises(ValueError, match="box_head_size is a Faster R-CNN option; SSDlite has no box head"):
         detection.build_detector("ssdlite320_mobilenet_v3_large", 5, box_head_size=64)
     with pytest.raises(FileNotFoundError, match="pretrain_backbone"):
         detection.build_detector(FRCNN, 5, weights=tmp_path / "missing.pt")

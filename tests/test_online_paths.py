@@ -100,6 +100,19 @@ def test_ssdlite_coco_start_loads_torchvision_weights_from_the_cache(offline_tor
     assert out[0]["boxes"].shape[1] == 4
 
 
+def test_ssdlite_coco_start_at_another_image_size_keeps_the_weights_and_resizes(offline_torch_hub):
+    """SSDlite's image_size applies to the COCO start too: the same weights, run at 256x256."""
+    state = offline_torch_hub[SSD]
+    model = detection.build_detector(SSD, len(CLASSES), weights="coco", image_size=256)
+    compared, differing = _equal_except_head(model, state, "head.classification_head.")
+    assert not differing, f"{len(differing)} of {len(compared)} tensors were not loaded from the cache"
+    assert model.transform.fixed_size == (256, 256) and model.transform.image_mean == [0.5, 0.5, 0.5]
+    with torch.no_grad():
+        batch, _ = model.eval().transform([torch.rand(3, 160, 200)])
+    assert tuple(batch.tensors.shape[-2:]) == (256, 256)
+    assert detection.build_detector(SSD, len(CLASSES), weights="coco").transform.fixed_size == (320, 320)
+
+
 def test_without_the_cache_the_coco_start_tries_to_download(monkeypatch, tmp_path):
     """The control: an empty TORCH_HOME makes torchvision download (so the tests above used the cache)."""
     tried = []

@@ -42,9 +42,9 @@ def torchvision_weights_needed() -> dict[str, object]:
     can start from COCO weights (``weights="coco"`` asks torchvision for ``weights="DEFAULT"``)."""
     from torchvision.models import get_model_weights
 
-    from helpers.detection import MODELS
+    from helpers.detection import COCO_MODELS
 
-    return {name: get_model_weights(name).DEFAULT for name in MODELS}
+    return {name: get_model_weights(name).DEFAULT for name in COCO_MODELS}
 
 
 def torch_checkpoint_name(weights) -> str:

@@ -46,8 +46,12 @@ class ColdStart:
     warm_min_ms: float
     warm_max_ms: float
     repeat: int
-    peak_rss_mib: float      # the child's peak resident memory (imports, model, calls; ru_maxrss); NaN if unknown
-    model_rss_mib: float     # resident memory after the calls (largest sample) minus right after the imports
+    # resident memory sampled after each call (the largest sample; NaN without psutil), and what it
+    # holds above the resident memory right after the imports: the model, its buffers, its caches.
+    # (Not getrusage's ru_maxrss: on Linux a child started from a big notebook kernel can report
+    # the parent's size there.) Allocations freed inside a call are not seen.
+    peak_rss_mib: float
+    model_rss_mib: float
     process_s: float         # the whole child process, interpreter start-up included, as the parent saw it
 
     def as_dict(self) -> dict:
@@ -57,7 +61,7 @@ class ColdStart:
         return (f"fresh process ({self.runtime}, {self.threads} thread(s)): import {self.import_s:.2f} s, "
                 f"load {self.load_s:.2f} s, first call {self.first_call_ms:.0f} ms, then warm median "
                 f"{self.warm_median_ms:.1f} ms (min {self.warm_min_ms:.1f}, max {self.warm_max_ms:.1f}, "
-                f"{self.repeat} runs); peak memory {self.peak_rss_mib:.0f} MiB ({self.model_rss_mib:.0f} MiB above "
+                f"{self.repeat} runs); resident memory {self.peak_rss_mib:.0f} MiB ({self.model_rss_mib:.0f} MiB above "
                 f"the imports); {self.process_s:.1f} s in all")
 
 
@@ -108,16 +112,6 @@ def fresh_process_latency(runtime: str, model_path, image, *, threads: int = 1, 
     return ColdStart(**json.loads(lines[-1]), process_s=process_s)
 
 
-def _peak_rss_mib() -> float:
-    """This process's peak resident set size so far, in MiB (NaN where the OS does not say)."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        return float("nan")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
-
-
 def _current_rss_mib() -> float:
     """This process's resident set size now, in MiB (NaN without psutil)."""
     try:
@@ -166,7 +160,7 @@ def _measure(runtime: str, model_path: str, image_path: str, threads: int, repea
     return {"runtime": runtime, "threads": threads, "import_s": imported - _STARTED, "load_s": loaded - imported,
             "first_call_ms": (first - loaded) * 1000.0, "warm_median_ms": float(np.median(warm)),
             "warm_min_ms": float(np.min(warm)), "warm_max_ms": float(np.max(warm)), "repeat": repeat,
-            "peak_rss_mib": _peak_rss_mib(), "model_rss_mib": max(resident) - rss_imported}
+            "peak_rss_mib": max(resident), "model_rss_mib": max(resident) - rss_imported}
 
 
 def main(argv=None) -> None:

@@ -42,3 +42,15 @@ def test_child_failure_and_bad_arguments_are_reported(checkpoint, tmp_path):
         cold_start.fresh_process_latency("torch", checkpoint, np.zeros((64, 64, 3)))
     with pytest.raises(ValueError, match="repeat"):
         cold_start.fresh_process_latency("torch", checkpoint, image, repeat=0)
+
+
+def test_fresh_process_runs_an_onnx_file(checkpoint, tmp_path):
+    from helpers import export
+
+    model, _ = detection.load_checkpoint(checkpoint)
+    image = torch.rand(3, 128, 128)
+    path = export.export_onnx(model.eval(), tmp_path / "m.onnx", example=image)
+    result = cold_start.fresh_process_latency("onnxruntime", path, image, threads=1, repeat=2)
+    assert result.runtime == "onnxruntime" and result.repeat == 2
+    assert result.load_s > 0 and result.first_call_ms > 0 and result.warm_median_ms > 0
+    assert result.model_rss_mib > 0

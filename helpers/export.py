@@ -21,6 +21,19 @@ from torch import nn  # noqa: E402
 OUTPUT_NAMES = ("boxes", "labels", "scores")
 
 
+class _FixedOutputs(nn.Module):
+    """One image's detections as the tuple :data:`OUTPUT_NAMES`, whatever order the model's dict has
+    (Faster R-CNN returns boxes, labels, scores; SSD and RetinaNet boxes, scores, labels)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images):
+        out = self.model(images)[0]
+        return tuple(out[name] for name in OUTPUT_NAMES)
+
+
 def export_onnx(model: nn.Module, path, image_size: int | tuple[int, int] = 320, opset: int = 17,
                 example: torch.Tensor | None = None) -> Path:
     """Export ``model`` (eval mode) to an ONNX file with a dynamic image height and width.
@@ -46,7 +59,7 @@ def export_onnx(model: nn.Module, path, image_size: int | tuple[int, int] = 320,
     try:
         with warnings.catch_warnings():  # tracer warnings about Python control flow are expected here
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, ([example],), str(path), opset_version=opset, dynamo=False,
+            torch.onnx.export(_FixedOutputs(model), ([example],), str(path), opset_version=opset, dynamo=False,
                               input_names=["image"], output_names=list(OUTPUT_NAMES),
                               dynamic_axes={"image": {1: "height", 2: "width"}, "boxes": {0: "detections"},
                                             "labels": {0: "detections"}, "scores": {0: "detections"}})

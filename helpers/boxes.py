@@ -1,4 +1,4 @@
-"""Axis-aligned boxes in NumPy: area, IoU, format conversion and the Faster R-CNN box coder.
+"""Axis-aligned boxes in NumPy: area, IoU, generalized IoU, format conversion and the Faster R-CNN box coder.
 
 Internally boxes are ``xyxy`` float pixels ``(x1, y1, x2, y2)`` with ``x1 <= x2``, ``y1 <= y2``
 and no "+1" (a box from 0 to 10 is 10 pixels wide). Every function takes anything
@@ -113,6 +113,14 @@ def box_iou(boxes1, boxes2) -> np.ndarray:
     very same float32 values, except where the union is 0 (two degenerate boxes): torchvision
     returns NaN (0/0) there, this returns 0.
     """
+    _, _, inter, union = _inter_union(boxes1, boxes2)
+    iou = np.zeros_like(inter)
+    np.divide(inter, union, out=iou, where=union > 0)
+    return iou
+
+
+def _inter_union(boxes1, boxes2):
+    """Checked boxes (common dtype) and their pairwise intersection and union areas, as torchvision."""
     a = check_boxes(boxes1, "boxes1")
     b = check_boxes(boxes2, "boxes2")
     dtype = _common_dtype(a, b)
@@ -123,10 +131,40 @@ def box_iou(boxes1, boxes2) -> np.ndarray:
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
     wh = np.clip(rb - lt, 0, None)
     inter = wh[..., 0] * wh[..., 1]
-    union = area_a[:, None] + area_b[None, :] - inter
+    return a, b, inter, area_a[:, None] + area_b[None, :] - inter
+
+
+def generalized_box_iou(boxes1, boxes2) -> np.ndarray:
+    """Pairwise generalized IoU (Rezatofighi et al., CVPR 2019).
+
+    ``giou = iou - (area(C) - area(union)) / area(C)``, with ``C`` the smallest box enclosing
+    both: equal to the IoU when one box encloses the other's union, and falling towards -1 as
+    disjoint boxes move apart (where the IoU is stuck at 0 and says nothing about the distance).
+
+    Parameters
+    ----------
+    boxes1 : (N, 4) array-like, xyxy
+    boxes2 : (M, 4) array-like, xyxy
+
+    Returns
+    -------
+    (N, M) array in [-1, 1].
+
+    Notes
+    -----
+    Computed operation for operation as ``torchvision.ops.generalized_box_iou``, so float32
+    inputs give the same float32 values, except for degenerate pairs, where torchvision divides
+    0 by 0 and returns NaN: a pair whose union is 0 has IoU 0 here, and a pair whose enclosing
+    box has area 0 (both boxes on one line) has no penalty term, so its GIoU is 0, never NaN.
+    """
+    a, b, inter, union = _inter_union(boxes1, boxes2)
     iou = np.zeros_like(inter)
     np.divide(inter, union, out=iou, where=union > 0)
-    return iou
+    enclosing_wh = np.clip(np.maximum(a[:, None, 2:], b[None, :, 2:]) - np.minimum(a[:, None, :2], b[None, :, :2]), 0, None)
+    enclosing = enclosing_wh[..., 0] * enclosing_wh[..., 1]
+    penalty = np.zeros_like(enclosing)
+    np.divide(enclosing - union, enclosing, out=penalty, where=enclosing > 0)
+    return iou - penalty
 
 
 def box_convert(boxes, in_fmt: str, out_fmt: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Loss functions of object detection in NumPy: cross-entropy, regression losses, focal loss.
+"""Loss functions of object detection in NumPy: cross-entropy, regression losses, GIoU, focal loss.
 
 Framework-free and numerically stable; every loss agrees with its reference implementation
 (``torch.nn.functional``, ``torchvision.ops.sigmoid_focal_loss``, ``tf.keras.losses``, see
@@ -53,6 +53,7 @@ __all__ = [
     "smooth_l1",
     "smooth_l1_grad",
     "huber",
+    "giou_loss",
     "sigmoid_focal_loss",
     "sigmoid_focal_loss_grad",
     "focal_loss",
@@ -357,6 +358,47 @@ def huber(pred, target, delta: float = 1.0, reduction: str = "mean"):
     loss = smooth_l1(pred, target, beta=delta, reduction="none") * delta
     _check_reduction(reduction)
     return _reduce(loss, reduction)
+
+
+def giou_loss(pred, target, reduction: str = "mean", eps: float = 1e-7):
+    """Generalized IoU loss of matched box pairs: ``1 - giou(pred_i, target_i)``, in [0, 2].
+
+    An IoU-based loss compares boxes by their overlap, a ratio of areas, so it is scale invariant:
+    the same relative error costs the same on a 10-pixel and a 500-pixel box, where an L1 loss on
+    pixel coordinates grows with the size. The IoU alone is 0 for every pair of disjoint boxes, so
+    it gives no signal which way to move; GIoU's enclosing-box term keeps growing with the distance
+    (see :func:`helpers.boxes.generalized_box_iou`). Used by FCOS and DETR.
+
+    Parameters
+    ----------
+    pred, target : (N, 4) or (4,) array-like, xyxy, one target per predicted box (same shape)
+    reduction : ``"none"`` (per pair), ``"mean"`` or ``"sum"``
+    eps : added to the union and to the enclosing area before dividing, as torchvision
+
+    Returns
+    -------
+    (N,) array (``"none"``) or float. Equal to ``torchvision.ops.generalized_box_iou_loss``
+    (computed in float64); like it, the mean over no pairs is 0.0 (not NaN, unlike the other
+    losses here), so an image without objects adds nothing.
+    """
+    from helpers.boxes import check_boxes
+
+    _check_reduction(reduction)
+    eps = real(eps, "eps", low=0.0)
+    p, t = _array(pred, "pred"), _array(target, "target")
+    _same_shape(p, t, "pred and target")
+    if p.ndim not in (1, 2) or p.shape[-1] != 4:
+        raise ValueError(f"pred and target must have shape (N, 4) or (4,), got {p.shape}")
+    one = p.ndim == 1
+    p, t = check_boxes(p.reshape(-1, 4), "pred"), check_boxes(t.reshape(-1, 4), "target")
+    inter_wh = np.minimum(p[:, 2:], t[:, 2:]) - np.maximum(p[:, :2], t[:, :2])
+    inter = np.where((inter_wh > 0).all(axis=1), inter_wh.prod(axis=1), 0.0)
+    union = (p[:, 2:] - p[:, :2]).prod(axis=1) + (t[:, 2:] - t[:, :2]).prod(axis=1) - inter
+    enclosing = (np.maximum(p[:, 2:], t[:, 2:]) - np.minimum(p[:, :2], t[:, :2])).prod(axis=1)
+    loss = 1.0 - (inter / (union + eps) - (enclosing - union) / (enclosing + eps))
+    if reduction == "mean":
+        return float(loss.mean()) if loss.size else 0.0  # torchvision: 0 for no boxes
+    return _reduce(loss[0] if one else loss, reduction)
 
 
 # --------------------------------------------------------------------------- focal loss

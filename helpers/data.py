@@ -38,9 +38,12 @@ from helpers.voc import (
     annotation_files,
     check_classes,
     class_counts,
+    exif_orientation,
     folder_classes,
     image_path_for,
+    load_rgb,
     read_split,
+    read_text_file,
     read_voc_xml,
     voc_to_coco,
     voc_xml_string,
@@ -52,8 +55,8 @@ _TORCH_NAMES = ("VOCDetectionDataset", "train_transforms", "collate_fn")
 
 __all__ = [
     "CLASSES", "DISTRACTORS", "GENERATOR_VERSION", "JPEG_OPTIONS", "SPLITS", "STYLES", "VOCFormatError",
-    "annotation_files", "check_classes", "class_counts", "folder_classes", "image_path_for", "make_background", "make_batman_dataset",
-    "read_split", "read_voc_xml", "render_scene", "render_sprite", "voc_to_coco", "voc_xml_string",
+    "annotation_files", "check_classes", "class_counts", "exif_orientation", "folder_classes", "image_path_for",
+    "load_rgb", "make_background", "make_batman_dataset", "read_split", "read_text_file", "read_voc_xml", "render_scene", "render_sprite", "voc_to_coco", "voc_xml_string",
     "write_coco_json", "write_voc_xml", *_TORCH_NAMES,
 ]
 

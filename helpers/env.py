@@ -23,17 +23,33 @@ ONLINE_PROBES: tuple[tuple[str, int], ...] = (
     ("github.com", 443),
 )
 
+#: The longest :func:`is_online` waits, whatever ``timeout`` asks (a larger one is clamped to it).
+MAX_PROBE_TIMEOUT = 30.0
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
 def in_colab() -> bool:
-    """True inside Google Colab (its ``google.colab`` package is importable there only)."""
-    return "google.colab" in sys.modules or importlib.util.find_spec("google.colab") is not None
+    """True inside Google Colab (its ``google.colab`` package is importable there only).
+
+    False on a minimal install without any ``google`` package (``find_spec("google.colab")``
+    raises ``ModuleNotFoundError`` there instead of returning None), and when ``google`` is a
+    plain module or a broken namespace.
+    """
+    if "google.colab" in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec("google.colab") is not None
+    except (ImportError, ValueError, AttributeError):  # no `google`, or a `google` that is not a package
+        return False
 
 
 def _installed(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError, AttributeError):  # a parent package missing or broken
+        return False
 
 
 def has_gpu(framework: str | None = None) -> bool:
@@ -81,12 +97,13 @@ def is_online(timeout: float = 2.0, hosts: tuple[tuple[str, int], ...] = ONLINE_
     """True when one of ``hosts`` accepts a TCP connection within ``timeout`` seconds.
 
     Never hangs: the hosts are tried in parallel daemon threads and the answer comes after at
-    most ``timeout`` seconds in total, even when name resolution itself stalls (a plain
+    most ``timeout`` seconds in total (clamped to :data:`MAX_PROBE_TIMEOUT`, so ``inf`` is fine), even when name resolution itself stalls (a plain
     ``socket.create_connection`` timeout does not cover DNS). ``COURSE_OFFLINE=1`` forces ``False``
     and ``COURSE_ONLINE=1`` forces ``True``, both without probing (see :func:`forced_network`).
     """
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    timeout = min(float(timeout), MAX_PROBE_TIMEOUT)  # inf or 1e300 would overflow the socket's timeout
     if not hosts:
         raise ValueError("hosts must name at least one (host, port) pair")
     forced = forced_network()

@@ -18,20 +18,33 @@ each answer with the reference function of the same name in ``helpers``:
 - otherwise an ``AssertionError`` names the first failing case: its inputs, the expected and
   the received value, and a hint about the usual mistake behind that case. An exception raised
   inside the learner's function is reported the same way (its type, message and line), not as a
-  traceback into ``helpers``.
+  traceback into ``helpers``; so is an answer of the wrong kind (a tuple, string, dict, set or
+  generator where an array or a number was expected);
+- a call that does not return within ``time_limit`` seconds (an endless loop, the classic NMS
+  bug of never shrinking ``order``) fails its case with that said, and the cell goes on: the
+  learner's function runs in a worker thread, which is then asked to stop (a pure-Python loop
+  stops; one stuck inside a single C call runs on in the background, and the message says so).
 
-The learner's function receives NumPy float64 arrays (fresh copies: mutating them is harmless)
-and keyword arguments named as in ``helpers`` (``alpha``, ``gamma``, ``beta``, ``weights``).
-NumPy only: importing this module imports neither torch nor TensorFlow.
+Answers are compared with a tolerance set by the answer's own precision: float64 answers within
+``RTOL``/``ATOL``, float32 (and float16) ones within a few hundred float32 rounding steps
+(:data:`FLOAT32_RTOL`, :data:`FLOAT32_ATOL` times the size of the values), which every correct
+float32 formula meets and no usual mistake does. The reference runs under
+``np.errstate(all="ignore")``, so a learner's ``np.seterr(all="raise")`` cannot crash it.
+
+The learner's function receives NumPy float64 arrays (integer labels as int64; fresh copies:
+mutating them is harmless) and keyword arguments named as in ``helpers`` (``alpha``, ``gamma``,
+``beta``, ``weights``). NumPy only: importing this module imports neither torch nor TensorFlow.
 """
 
 from __future__ import annotations
 
+import ctypes
 import inspect
 import math
+import threading
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +55,13 @@ __all__ = ["EXERCISES", "check"]
 #: Tolerances of the comparison (float64 inputs; different but correct formulas differ by ~1e-15).
 RTOL = 1e-6
 ATOL = 1e-9
+#: For answers computed in float32 (or float16): 1000 and 100 float32 rounding steps; the absolute
+#: one is multiplied by the largest expected magnitude (at least 1): a difference of values of size
+#: 100 (box corners) loses float32's precision of 100, not of the (small) result.
+FLOAT32_RTOL = 1000 * float(np.finfo(np.float32).eps)
+FLOAT32_ATOL = 100 * float(np.finfo(np.float32).eps)
+#: Seconds one call of the learner's function may take before its case fails.
+TIME_LIMIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,11 @@ class Exercise:
 def _arr(values, shape=None) -> np.ndarray:
     a = np.asarray(values, dtype=np.float64)
     return a.reshape(shape) if shape is not None else a
+
+
+def _labels(values) -> np.ndarray:
+    """Integer class labels, as int64 (``logits[np.arange(N), y]`` indexes with them)."""
+    return np.asarray(values, dtype=np.int64)
 
 
 def _empty_boxes() -> np.ndarray:
@@ -263,16 +288,16 @@ def _smooth_l1_cases() -> list[Case]:
 def _cross_entropy_cases() -> list[Case]:
     rng = np.random.default_rng(6)
     logits = np.round(rng.normal(0, 2, (16, 5)), 3)
-    labels = rng.integers(0, 5, 16).astype(np.float64)
+    labels = rng.integers(0, 5, 16).astype(np.int64)
     return [
-        Case("two samples, three classes", (_arr([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]), _arr([0, 1])),
+        Case("two samples, three classes", (_arr([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]), _labels([0, 1])),
              hint="CE = -log softmax(logits)[label], averaged over samples (natural log)."),
-        Case("uniform logits: log(C)", (np.zeros((3, 4)), _arr([0, 1, 3])),
+        Case("uniform logits: log(C)", (np.zeros((3, 4)), _labels([0, 1, 3])),
              hint="equal logits give probability 1/C for every class, so CE = log(C) = 1.386 nats "
                   "(np.log, not np.log2)."),
-        Case("one sample", (_arr([[0.0, 3.0, -1.0]]), _arr([2])),
+        Case("one sample", (_arr([[0.0, 3.0, -1.0]]), _labels([2])),
              hint="y holds the integer label of each row; pick log p[i, y[i]]."),
-        Case("extreme logits (1000)", (_arr([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 0.0]]), _arr([0, 2])),
+        Case("extreme logits (1000)", (_arr([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 0.0]]), _labels([0, 2])),
              hint="subtract each row's maximum before np.exp (log-sum-exp): np.exp(1000) overflows to inf."),
         Case("random (16, 5) logits", (logits, labels),
              hint="sum over classes (axis=-1), then average over samples: not one mean over all "
@@ -438,10 +463,71 @@ def _fmt_call(case: Case, names: list[str]) -> str:
     return "\n            ".join(parts)
 
 
+_EXPECTED = {"scalar": "one number (a float)", "indices": "an array (or list) of integer indices",
+             "array": "a NumPy array"}
+
+
+def _odd_type(kind: str, received) -> str | None:
+    """What is wrong with an answer of a type no comparison can read, else None."""
+    what = type(received).__name__
+    if isinstance(received, (str, bytes)):
+        return f"expected {_EXPECTED[kind]}, received a {what} ({received[:40]!r}): return the value, not its text"
+    if isinstance(received, dict):
+        return f"expected {_EXPECTED[kind]}, received a dict with keys {list(received)[:5]}"
+    if isinstance(received, (set, frozenset)):
+        return f"expected {_EXPECTED[kind]}, received a {what}: a set has no order (and drops repeated values)"
+    if isinstance(received, Iterator):  # a generator, map, filter, zip, iter(...)
+        return (f"expected {_EXPECTED[kind]}, received a {what} (a lazy sequence): wrap it, e.g. "
+                "np.array(list(...)), or use a list comprehension")
+    if isinstance(received, tuple) and kind != "indices":
+        try:
+            np.asarray(received, dtype=float)
+            several = kind == "scalar" and len(received) != 1
+        except (TypeError, ValueError):
+            several = True
+        if several:
+            return (f"expected {_EXPECTED[kind]}, received a tuple of {len(received)} items "
+                    f"({', '.join(type(v).__name__ for v in received[:4])}): return one value, not several")
+    return None
+
+
+def _float_dtype(received):
+    """The floating dtype an answer was computed in (None for Python floats and non-float answers)."""
+    dtype = getattr(received, "dtype", None)
+    if dtype is None and isinstance(received, (list, tuple)) and received:
+        dtype = getattr(received[0], "dtype", None)
+    if dtype is not None and np.issubdtype(dtype, np.floating):
+        return np.dtype(dtype)
+    return None
+
+
+def _tolerance(received, expected) -> tuple[float, float]:
+    """(rtol, atol) for an answer: the float64 ones, or the float32 ones for lower precision."""
+    dtype = _float_dtype(received)
+    if dtype is None or np.finfo(dtype).eps <= np.finfo(np.float64).eps:
+        return RTOL, ATOL
+    e = np.abs(np.asarray(expected, dtype=float))
+    e = e[np.isfinite(e)]
+    scale = max(1.0, float(e.max())) if e.size else 1.0
+    return FLOAT32_RTOL, max(ATOL, FLOAT32_ATOL * scale)
+
+
 def _compare(kind: str, expected, received) -> None:
     """Raise :class:`_Mismatch` saying how ``received`` differs from ``expected``."""
     if received is None:
         raise _Mismatch("your function returned None: did you forget `return`?")
+    odd = _odd_type(kind, received)
+    if odd:
+        raise _Mismatch(odd)
+    try:
+        _compare_values(kind, expected, received)
+    except (TypeError, ValueError, OverflowError) as err:  # an object NumPy cannot read as numbers
+        raise _Mismatch(f"expected {_EXPECTED[kind]}, received a {type(received).__name__} that is not one "
+                        f"({type(err).__name__}: {err})") from None
+
+
+def _compare_values(kind: str, expected, received) -> None:
+    rtol, atol = _tolerance(received, expected)
     if kind == "scalar":
         r = np.asarray(received, dtype=float)
         if r.size != 1:
@@ -450,11 +536,13 @@ def _compare(kind: str, expected, received) -> None:
         r = float(r.reshape(()))
         if math.isnan(expected) and math.isnan(r):
             return
-        if not math.isclose(r, expected, rel_tol=RTOL, abs_tol=ATOL):
+        if not math.isclose(r, expected, rel_tol=rtol, abs_tol=atol):
             raise _Mismatch("")
         return
     if kind == "indices":
         r = np.asarray(received).reshape(-1)
+        if r.size and not (np.issubdtype(r.dtype, np.integer) or np.issubdtype(r.dtype, np.floating)):
+            raise _Mismatch(f"expected integer indices into boxes, received values of type {r.dtype}")
         if r.size and not np.issubdtype(r.dtype, np.integer):
             if not np.all(np.equal(np.mod(r.astype(float), 1), 0)):
                 raise _Mismatch("expected integer indices into boxes")
@@ -465,7 +553,7 @@ def _compare(kind: str, expected, received) -> None:
     e = np.asarray(expected, dtype=float)
     if r.shape != e.shape:
         raise _Mismatch(f"expected shape {e.shape}, received shape {r.shape}")
-    close = np.isclose(r, e, rtol=RTOL, atol=ATOL)
+    close = np.isclose(r, e, rtol=rtol, atol=atol)
     if not close.all():
         where = tuple(int(i) for i in np.argwhere(~close)[0])
         raise _Mismatch(f"first difference at index {where}: expected {e[where]:.10g}, received {r[where]:.10g}")
@@ -498,7 +586,7 @@ def _fail(name: str, i: int, n: int, case: Case, names: list[str], expected, rec
     return AssertionError("\n".join(lines))
 
 
-def check(name: str, fn: Callable[..., Any]) -> bool:
+def check(name: str, fn: Callable[..., Any], time_limit: float = TIME_LIMIT) -> bool:
     """Check a learner's implementation of ``name`` against the ``helpers`` reference.
 
     Parameters
@@ -509,6 +597,9 @@ def check(name: str, fn: Callable[..., Any]) -> bool:
         ``"encode_boxes"``, ``"decode_boxes"``, ``"boxes_to_pixels"``.
     fn : callable
         The learner's function, with the signature ``EXERCISES[name].signature`` gives.
+    time_limit : float
+        Seconds one call of ``fn`` may take (default :data:`TIME_LIMIT`); a call that takes
+        longer fails its case ("did not return within ... s: an endless loop?").
 
     Returns
     -------
@@ -520,23 +611,70 @@ def check(name: str, fn: Callable[..., Any]) -> bool:
     Raises
     ------
     AssertionError
-        On the first case where ``fn`` disagrees or raises: the message gives the case's inputs,
-        the expected and the received value, and a hint.
+        On the first case where ``fn`` disagrees, raises, returns something of the wrong kind or
+        does not return in time: the message gives the case's inputs, the expected and the
+        received value, and a hint.
     ValueError, TypeError
-        On an unknown ``name`` or an ``fn`` that is not callable.
+        On an unknown ``name``, an ``fn`` that is not callable or a ``time_limit`` that is not a
+        positive number.
     """
     __tracebackhide__ = True  # noqa: F841 (pytest hides this frame)
     if name not in EXERCISES:
         raise ValueError(f"unknown exercise {name!r}; choose one of {sorted(EXERCISES)}")
     if not callable(fn):
         raise TypeError(f"fn must be a function, got {type(fn).__name__}")
-    verdict = _run_cases(name, fn)
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not 0 < time_limit < math.inf:
+        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # the learner's np.seterr(all="raise") stays out
+        warnings.simplefilter("ignore")
+        verdict = _run_cases(name, fn, float(time_limit))
     if isinstance(verdict, AssertionError):
         raise verdict from None  # the message says which case failed, what was expected, and a hint
     return verdict
 
 
-def _run_cases(name: str, fn: Callable[..., Any]) -> bool | AssertionError:
+class _Stop(BaseException):
+    """Raised inside a learner's function that ran out of time (not an Exception: `except Exception`
+    in the learner's code does not catch it)."""
+
+
+def _stop_thread(thread: threading.Thread, wait: float = 1.0) -> bool:
+    """Ask ``thread`` to stop (an asynchronous :class:`_Stop`); True when it has stopped."""
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Stop))
+    thread.join(wait)
+    return not thread.is_alive()
+
+
+def _call_with_time_limit(fn, args, kwargs, time_limit: float):
+    """``fn(*args, **kwargs)`` in a daemon thread: ("ok", value), ("raised", exc) or ("timeout", stopped)."""
+    box = {}
+
+    def run():
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # overflow in a naive exp is the learner's to see in the values
+                box["value"] = fn(*args, **kwargs)
+        except _Stop:
+            pass
+        except BaseException as exc:  # noqa: BLE001 (the learner's bug, reported as a failed case)
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="exercise-check", daemon=True)
+    thread.start()
+    try:
+        thread.join(time_limit)
+    except KeyboardInterrupt:  # the learner interrupted the cell: stop their function too
+        _stop_thread(thread)
+        raise
+    if thread.is_alive():
+        return "timeout", _stop_thread(thread)
+    if "error" in box:
+        return "raised", box["error"]
+    return "ok", box.get("value")
+
+
+def _run_cases(name: str, fn: Callable[..., Any], time_limit: float = TIME_LIMIT) -> bool | AssertionError:
     """Run ``fn`` on every case of ``name``: True, False (not attempted), or the failure to raise."""
     ex = EXERCISES[name]
     reference = ex.reference_fn()
@@ -547,17 +685,23 @@ def _run_cases(name: str, fn: Callable[..., Any]) -> bool | AssertionError:
         expected = (ex.call(reference, *ref_args, **case.kwargs) if ex.call
                     else reference(*ref_args, **case.kwargs))
         hint = case.hint or ex.hint
-        try:
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # overflow in a naive exp is the learner's to see in the values
-                received = fn(*(_copy(a) for a in case.args), **case.kwargs)
-        except NotImplementedError:
-            if i == 1:
-                print(f"{name}: not attempted yet")
-            else:
-                print(f"{name}: not finished yet (case {i} of {len(cases)}, {case.label}, raised NotImplementedError)")
-            return False
-        except Exception as exc:  # the learner's bug, reported as a failed case
+        status, received = _call_with_time_limit(fn, tuple(_copy(a) for a in case.args), case.kwargs, time_limit)
+        if status == "timeout":
+            state = ("it was stopped" if received else
+                     "it is still running in the background: restart the kernel if the notebook slows down")
+            return _fail(name, i, len(cases), case, names, expected, "nothing",
+                         f"your function did not return within {time_limit:g} s on case {i}: an endless loop? "
+                         f"({state}). A loop must shrink what it loops over, e.g. NMS's `order`, every pass.",
+                         hint)
+        if status == "raised":
+            exc = received
+            if isinstance(exc, NotImplementedError):
+                if i == 1:
+                    print(f"{name}: not attempted yet")
+                else:
+                    print(f"{name}: not finished yet (case {i} of {len(cases)}, {case.label}, raised "
+                          "NotImplementedError)")
+                return False
             if isinstance(exc, TypeError) and case.kwargs and "argument" in str(exc):
                 hint = f"your function must accept {', '.join(case.kwargs)} as keyword argument(s): {ex.signature}"
             return _fail(name, i, len(cases), case, names, expected,
@@ -565,9 +709,16 @@ def _run_cases(name: str, fn: Callable[..., Any]) -> bool | AssertionError:
         try:
             _compare(ex.kind, expected, received)
         except _Mismatch as m:
-            shown = received if isinstance(received, np.ndarray) else (
-                np.asarray(received) if isinstance(received, (list, tuple)) else received)
-            return _fail(name, i, len(cases), case, names, expected, _fmt(shown), str(m), hint)
+            return _fail(name, i, len(cases), case, names, expected, _fmt(_shown(received)), str(m), hint)
     print(f"{name}: correct, all {len(cases)} cases agree with helpers.{ex.reference}.")
     return True
 
+
+def _shown(received):
+    """An answer as the failure message shows it (arrays for lists of numbers, else as it is)."""
+    if isinstance(received, (list, tuple)):
+        try:
+            return np.asarray(received)
+        except (TypeError, ValueError):  # ragged
+            return received
+    return received

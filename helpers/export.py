@@ -78,12 +78,33 @@ def onnx_session(path, threads: int | None = None):
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def onnx_predict(session, image) -> dict:
-    """Detections for one image ``(3, H, W)`` float in [0, 1] (tensor or array) from an ONNX session."""
-    x = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+def onnx_input(image) -> np.ndarray:
+    """One image as the ONNX graph takes it: float32 ``(3, H, W)`` in [0, 1].
+
+    Scaled exactly as :func:`helpers.detection.predict` scales its inputs: a uint8 image (tensor,
+    array or PIL image) is divided by 255; a float image is kept as it is (it is taken to be in
+    [0, 1] already). Tensors and ``(3, H, W)`` arrays are channels-first; an ``(H, W, 3)`` array
+    or a PIL image is channels-last, as in ``predict``.
+    """
+    if isinstance(image, torch.Tensor):
+        x = image.detach().cpu().numpy()
+    else:
+        x = np.asarray(image.convert("RGB")) if hasattr(image, "convert") else np.asarray(image)
+        if x.ndim == 3 and x.shape[0] != 3 and x.shape[2] == 3:
+            x = x.transpose(2, 0, 1)  # (H, W, 3) -> (3, H, W)
     if x.ndim != 3 or x.shape[0] != 3:
         raise ValueError(f"the ONNX detector takes one (3, H, W) image, got shape {x.shape}")
-    boxes, labels, scores = session.run(list(OUTPUT_NAMES), {"image": x.astype(np.float32)})
+    if x.dtype == np.uint8:
+        return np.ascontiguousarray(x, dtype=np.float32) / np.float32(255.0)
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)) or x.dtype == bool:
+        raise ValueError(f"an image must be uint8 (0..255) or float (0..1), got dtype {x.dtype}")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def onnx_predict(session, image) -> dict:
+    """Detections for one image from an ONNX session, scaled as :func:`helpers.detection.predict`
+    scales it (see :func:`onnx_input`: uint8 divided by 255, float kept)."""
+    boxes, labels, scores = session.run(list(OUTPUT_NAMES), {"image": onnx_input(image)})
     return {"boxes": boxes, "labels": labels, "scores": scores}
 
 

@@ -76,22 +76,66 @@ def make_video(n_frames: int = 24, size: int = 256, seed: int = 0,
     return frames, truth
 
 
-def save_gif(frames: Sequence[np.ndarray], path, fps: float = 8.0, max_size: int | None = None) -> Path:
-    """Write uint8 RGB frames as a looping animated GIF (optionally shrunk to ``max_size`` px).
+def gif_frame(frame, index: int = 0) -> np.ndarray:
+    """One frame as uint8 RGB for :func:`save_gif`, validated.
 
-    Returns the path; the file size is what a notebook embeds, so keep frames few and small.
+    uint8 is kept; a float frame must lie in [0, 1] (the range ``predict`` and matplotlib use) and
+    is scaled by 255; an integer frame must lie in 0..255 (no wrap-around). (H, W) grayscale and
+    (H, W, 4) RGBA become RGB. Anything else raises ``ValueError`` naming the frame.
+    """
+    a = np.asarray(frame)
+    if a.ndim == 2:
+        a = np.stack([a] * 3, axis=-1)
+    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"frame {index}: expected an (H, W, 3) RGB image, got shape {a.shape}")
+    a = a[..., :3]
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == bool:
+        return a.astype(np.uint8) * 255
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ValueError(f"frame {index}: contains NaN or infinite values")
+        lo, hi = float(a.min()), float(a.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(f"frame {index}: float values must lie in [0, 1], got {lo:g}..{hi:g} "
+                             "(scale them, or pass uint8 0..255)")
+        return np.rint(a * 255.0).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.integer):
+        lo, hi = int(a.min()), int(a.max())
+        if lo < 0 or hi > 255:
+            raise ValueError(f"frame {index}: integer values must lie in 0..255, got {lo}..{hi} (they would wrap)")
+        return a.astype(np.uint8)
+    raise ValueError(f"frame {index}: unsupported dtype {a.dtype}")
+
+
+def save_gif(frames: Sequence[np.ndarray], path, fps: float = 8.0, max_size: int | None = None) -> Path:
+    """Write RGB frames as a looping animated GIF (optionally shrunk to ``max_size`` px).
+
+    Frames are uint8 0..255 or float 0..1 (scaled), see :func:`gif_frame`; out-of-range values
+    and ``fps <= 0`` raise ``ValueError``. Returns the path; the file size is what a notebook
+    embeds, so keep frames few and small.
     """
     import imageio.v3 as iio
 
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) or not np.isfinite(fps) \
+            or fps <= 0:
+        raise ValueError(f"fps must be a positive number of frames per second, got {fps!r}")
+    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer))
+                                 or max_size < 1):
+        raise ValueError(f"max_size must be a positive number of pixels or None, got {max_size!r}")
     if not len(frames):
         raise ValueError("no frames to write")
+    checked = [gif_frame(f, i) for i, f in enumerate(frames)]
+    if len({f.shape for f in checked}) > 1:
+        raise ValueError(f"frames must all have one size, got {sorted({f.shape for f in checked})}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = []
-    for f in frames:
-        img = Image.fromarray(np.asarray(f, dtype=np.uint8))
+    for f in checked:
+        img = Image.fromarray(f)
         if max_size and max(img.size) > max_size:
             img.thumbnail((max_size, max_size))
         out.append(np.asarray(img))
-    iio.imwrite(path, np.stack(out), extension=".gif", duration=1000.0 / fps, loop=0)
+    iio.imwrite(path, np.stack(out), extension=".gif", duration=1000.0 / float(fps), loop=0)
     return path

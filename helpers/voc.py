@@ -36,6 +36,17 @@ annotation (``<filename>``) or a split file line must stay inside the dataset fo
 paths and ``..`` that leave it are refused), and class numbering never depends on one file:
 labels are ``classes.index(name) + 1`` for the ``classes`` given, or for the sorted class names
 of the whole folder (:func:`folder_classes`) when ``classes=None``.
+
+What a phone folder holds
+-------------------------
+Images are read by :func:`load_rgb` as LabelImg displays them: the EXIF orientation applied
+(LabelImg's ``QImageReader.setAutoTransform(True)``, so boxes drawn there are in the displayed
+frame), 16-bit images scaled to 8 bits (not clipped), grayscale, palette and RGBA converted to RGB.
+Split files are decoded as UTF-8 with or without a BOM, or UTF-16/32 with a BOM (what Windows
+tools write); anything else is a :class:`VOCFormatError` naming the file. Class names are read in
+Unicode NFC form, so "café" typed on two systems (NFC and NFD) is one class; :func:`folder_classes`
+says when a folder mixes the two. Two annotation files for one image (``a.xml`` and
+``a - Copy.xml``) are refused by :func:`read_split`, naming both.
 """
 
 from __future__ import annotations
@@ -78,10 +89,12 @@ def check_classes(classes, name: str = "classes") -> tuple[str, ...]:
     bad = [c for c in out if not isinstance(c, str) or not c.strip() or c != c.strip()]
     if bad:
         raise ValueError(f"{name} must be non-empty strings without surrounding spaces, got {bad[0]!r}")
-    if len(set(out)) != len(out):
-        dup = next(c for i, c in enumerate(out) if c in out[:i])
-        raise ValueError(f"{name} lists {dup!r} more than once")
-    return out
+    nfc = tuple(unicodedata.normalize("NFC", c) for c in out)  # annotation names are read as NFC
+    if len(set(nfc)) != len(nfc):
+        dup = next(c for i, c in enumerate(nfc) if c in nfc[:i])
+        twins = " (twice in two Unicode forms, NFC and NFD, that print the same)" if len(set(out)) == len(out) else ""
+        raise ValueError(f"{name} lists {dup!r} more than once{twins}")
+    return nfc
 
 
 def _control_char(text: str, allow: str = "") -> str | None:
@@ -196,7 +209,8 @@ def read_voc_xml(path, classes: Sequence[str] | None = CLASSES) -> dict:
         ``width``, ``height``, ``depth`` (int), ``boxes`` (float64 array (N, 4), ``xyxy`` pixel
         edges, see the module docstring), ``names`` (list of N str), ``labels`` (int64 array (N,),
         ``classes.index(name) + 1``; only when ``classes`` is given), ``difficult`` and
-        ``truncated`` (bool arrays (N,)).
+        ``truncated`` (bool arrays (N,)), ``non_nfc_names`` (the names as written in the file
+        that were not in Unicode NFC form; ``names`` holds their NFC form).
 
     Raises
     ------
@@ -229,8 +243,12 @@ def read_voc_xml(path, classes: Sequence[str] | None = CLASSES) -> dict:
     width, height = _check_size(width, height, path)
 
     boxes, names, difficult, truncated = [], [], [], []
+    renamed = []
     for k, obj in enumerate(root.findall("object")):
         name = _text(obj, "name", path, f" in object {k}")
+        if unicodedata.normalize("NFC", name) != name:  # "café" typed as e + combining accent (NFD)
+            renamed.append(name)
+            name = unicodedata.normalize("NFC", name)
         where = f" in object {k} ({name})"
         _check_class(name, k, classes, path)
         bndbox = obj.find("bndbox")
@@ -255,6 +273,7 @@ def read_voc_xml(path, classes: Sequence[str] | None = CLASSES) -> dict:
         "names": names,
         "difficult": np.asarray(difficult, dtype=bool),
         "truncated": np.asarray(truncated, dtype=bool),
+        "non_nfc_names": renamed,
     }
     if classes is not None:
         ann["labels"] = np.asarray([classes.index(n) + 1 for n in names], dtype=np.int64)
@@ -300,7 +319,7 @@ def voc_xml_string(filename: str, width: int, height: int, boxes, names: Sequenc
     corners = np.rint(boxes) + np.array([1.0, 1.0, 0.0, 0.0])
     names = list(names)
     for k in range(len(boxes)):
-        names[k] = _check_text(names[k], "name", where_file, f" in object {k}")
+        names[k] = unicodedata.normalize("NFC", _check_text(names[k], "name", where_file, f" in object {k}"))
         where = f" in object {k} ({names[k]})"
         _check_class(names[k], k, classes, where_file)
         for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), corners[k], strict=True):
@@ -412,12 +431,38 @@ def annotation_files(root, split: str | None = None) -> list[Path]:
     split_file = root / "ImageSets" / "Main" / f"{split}.txt"
     if not split_file.is_file():
         raise VOCFormatError(f"{root}: split {split!r} needs {split_file}; pass split=None to use every XML file")
-    ids = [line.split()[0] for line in split_file.read_text().splitlines() if line.strip()]
+    ids = [line.split()[0] for line in read_text_file(split_file).splitlines() if line.strip()]
     files = [inside_root(ann_dir, f"{i}.xml", root, split_file, "image id") for i in ids]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise VOCFormatError(f"{split_file}: {len(missing)} listed ids have no annotation file, e.g. {missing[0]}")
     return files
+
+
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xef\xbb\xbf", "utf-8-sig"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def read_text_file(path) -> str:
+    """The text of a split (or other list) file, whatever encoding a Windows tool gave it.
+
+    UTF-8 with or without a byte-order mark (Notepad's "UTF-8 with BOM"), and UTF-16 or UTF-32
+    with a BOM (PowerShell 5.1's ``echo a > train.txt`` writes UTF-16 LE) are decoded; anything
+    else (UTF-16 without a BOM, Latin-1 with accents, binary) raises :class:`VOCFormatError`
+    naming the file and what to do.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise VOCFormatError(f"{path}: cannot be read as {encoding.upper()} ({err.reason} at byte {err.start}); "
+                             "save it as UTF-8 (any editor's 'Save as... UTF-8')") from None
+    if "\x00" in text:
+        raise VOCFormatError(f"{path}: contains NUL characters, as UTF-16 text without a byte-order mark does; "
+                             "save it as UTF-8")
+    return text
 
 
 def inside_root(base: Path, value: str, root, source, what: str) -> Path:
@@ -475,14 +520,20 @@ def folder_classes(root, verbose: bool = True) -> tuple[str, ...]:
     the same label in every file and every split; printed (``verbose``) so the numbering is
     seen, and can be passed as ``classes=`` from then on.
     """
-    names = set()
+    names, non_nfc = set(), {}
     for xml_path in annotation_files(root, None):
-        names.update(read_voc_xml(xml_path, None)["names"])
+        ann = read_voc_xml(xml_path, None)
+        names.update(ann["names"])
+        for raw in ann["non_nfc_names"]:
+            non_nfc.setdefault(unicodedata.normalize("NFC", raw), xml_path)
     if not names:
         raise VOCFormatError(f"{root}: no objects in any annotation file, so no classes to number; pass classes=")
     found = tuple(sorted(names))
     if verbose:
         print(f"classes=None: {len(found)} classes found in the folder, labels 1..{len(found)}: {', '.join(found)}")
+        for name, xml_path in sorted(non_nfc.items()):
+            print(f"note: {name!r} is written in Unicode NFD form (a letter + a combining accent) in {xml_path.name}"
+                  " (the first such file); read as its NFC form, so both spellings are one class")
     return found
 
 
@@ -496,16 +547,27 @@ def read_split(root, split: str | None = None, classes: Sequence[str] | None = C
 
     ``classes=None`` numbers the classes of the whole folder (:func:`folder_classes`, printed).
     Each dict is :func:`read_voc_xml`'s, plus ``xml_path`` and ``image_path`` (``Path``, inside
-    ``root``, see :func:`image_path_for`).
+    ``root``, see :func:`image_path_for`). Two annotation files for one image raise
+    :class:`VOCFormatError` naming both.
     """
     classes = resolve_classes(root, classes)
-    records = []
+    records, owner = [], {}
     for xml_path in annotation_files(root, split):
         ann = read_voc_xml(xml_path, classes)
         ann["xml_path"] = xml_path
         ann["image_path"] = image_path_for(xml_path, ann, root)
+        first = owner.setdefault(ann["image_path"].resolve(), xml_path)
+        if first != xml_path:
+            raise VOCFormatError(duplicate_message(first, xml_path, ann["image_path"]))
         records.append(ann)
     return records
+
+
+def duplicate_message(first, second, image_path) -> str:
+    """Why two annotation files for one image are refused (a copy such as ``a - Copy.xml``)."""
+    return (f"{second}: a second annotation file for {Path(image_path).name}, already annotated by "
+            f"{Path(first).name}; its objects would be counted twice (and a split could put the copies in "
+            "train and val). Delete the copy you do not want.")
 
 
 def class_counts(root, split: str | None = None, classes: Sequence[str] | None = CLASSES) -> dict[str, int]:
@@ -558,3 +620,93 @@ def write_coco_json(coco: dict, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(coco, indent=1) + "\n")
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# images as LabelImg shows them
+# ---------------------------------------------------------------------------------------------
+#: EXIF orientation -> what the camera's viewer (and LabelImg) does to the stored pixels.
+ORIENTATIONS = {1: "as stored", 2: "mirrored left-right", 3: "rotated 180 degrees", 4: "mirrored top-bottom",
+                5: "mirrored and rotated 90 degrees", 6: "rotated 90 degrees clockwise",
+                7: "mirrored and rotated 90 degrees", 8: "rotated 90 degrees counter-clockwise"}
+
+
+def exif_orientation(image) -> int:
+    """The EXIF orientation (1..8) of an open PIL image; 1 (as stored) when absent or invalid."""
+    try:
+        value = int(image.getexif().get(0x0112, 1))
+    except Exception:  # a broken EXIF block: viewers show the image as stored
+        return 1
+    return value if value in ORIENTATIONS else 1
+
+
+def _to_8bit_rgb(image, path):
+    """RGB uint8 from any Pillow mode: 16-bit and 32-bit integer images scaled, not clipped."""
+    from PIL import Image
+
+    if image.mode.startswith("I;16") or image.mode == "I":
+        arr = np.asarray(image, dtype=np.int64)
+        top = 65535 if image.mode.startswith("I;16") or (arr.size and 0 <= arr.min() and arr.max() <= 65535) else None
+        if top is None:
+            raise VOCFormatError(f"{path}: a {image.mode} image with values {arr.min()}..{arr.max()} (not 16-bit); "
+                                 "save it as an 8-bit (or 16-bit) PNG or a JPEG")
+        gray = np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)  # 65535 -> 255, as viewers show it
+        return Image.fromarray(gray, "L").convert("RGB")
+    if image.mode == "F":
+        raise VOCFormatError(f"{path}: a 32-bit float image (mode F); LabelImg cannot show it either: "
+                             "save it as an 8-bit PNG or a JPEG")
+    return image.convert("RGB")
+
+
+def load_rgb(path, size: tuple[int, int] | None = None, xml_path=None):
+    """An image file as LabelImg displays it: a PIL RGB image, and its EXIF orientation.
+
+    The EXIF orientation is applied (``PIL.ImageOps.exif_transpose``), as LabelImg's image reader
+    does before you draw: boxes in the annotation are in that displayed frame. 16-bit images (a
+    PNG of mode ``I;16``/``I``) are scaled to 8 bits (``value * 255 / 65535``), not clipped;
+    grayscale, palette and RGBA images become RGB.
+
+    Parameters
+    ----------
+    path : the image file
+    size : (width, height) the annotation's ``<size>`` says, checked against the displayed image
+    xml_path : the annotation file, named in the messages
+
+    Returns
+    -------
+    (image, orientation): a PIL ``RGB`` image and the EXIF orientation (1..8) that was applied.
+
+    Raises
+    ------
+    VOCFormatError
+        The file cannot be decoded, or its displayed size is not ``size``; when the EXIF
+        orientation explains the mismatch (the stored size is ``size``: the boxes were drawn by
+        a tool that ignored it) the message says so.
+    """
+    from PIL import Image, ImageOps
+
+    path = Path(path)
+    of = f"; it is the image of {xml_path}" if xml_path is not None else ""
+    try:
+        with Image.open(path) as im:
+            im.load()  # decodes: a truncated or corrupt file fails here
+            orientation = exif_orientation(im)
+            stored = im.size
+            shown = ImageOps.exif_transpose(im) if orientation != 1 else im
+            image = _to_8bit_rgb(shown, path)
+    except VOCFormatError:
+        raise
+    except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError...
+        raise VOCFormatError(f"{path}: cannot decode this image ({type(err).__name__}: {err}){of}") from err
+    if size is not None and tuple(image.size) != tuple(size):
+        where = xml_path if xml_path is not None else path
+        msg = f"{where}: <size> says {size[0]}x{size[1]} but {path} is {image.width}x{image.height}"
+        if orientation != 1 and tuple(stored) == tuple(size):
+            msg += (f" as displayed: its EXIF orientation {orientation} ({ORIENTATIONS[orientation]}) turns the "
+                    f"stored {stored[0]}x{stored[1]} pixels, and LabelImg (like a phone) shows and labels the "
+                    "turned image. These boxes were drawn by a tool that ignored the EXIF orientation: "
+                    "re-label the image in LabelImg, or save it without the orientation tag")
+        elif orientation != 1:
+            msg += f" (displayed with its EXIF orientation {orientation}, {ORIENTATIONS[orientation]})"
+        raise VOCFormatError(msg)
+    return image, orientation

@@ -12,9 +12,10 @@ can be scored against that COCO ground truth directly.
 
 Every annotation is read and validated when the dataset is built (bad files raise
 ``VOCFormatError`` naming the file then, not deep inside a training loop; image paths must stay
-inside the dataset folder); images are read lazily, and one that cannot be decoded (truncated,
-not an image) raises ``VOCFormatError`` naming the image and its annotation file, with Pillow's
-error chained. Augmentation uses ``torchvision.transforms.v2`` with ``tv_tensors.BoundingBoxes`` so
+inside the dataset folder); images are read lazily, as LabelImg shows them (EXIF orientation
+applied, 16-bit images scaled; :func:`helpers.voc.load_rgb`), and one that cannot be decoded
+(truncated, not an image) raises ``VOCFormatError`` naming the image and its annotation file, with
+Pillow's error chained. Augmentation uses ``torchvision.transforms.v2`` with ``tv_tensors.BoundingBoxes`` so
 the boxes follow every flip, resize and crop. This module imports torch: ``import helpers``
 and ``import helpers.data`` do not.
 """
@@ -34,7 +35,7 @@ from PIL import Image  # noqa: E402
 from torchvision import tv_tensors  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-from helpers.voc import CLASSES, VOCFormatError, read_split, resolve_classes  # noqa: E402
+from helpers.voc import CLASSES, load_rgb, read_split, resolve_classes  # noqa: E402
 
 
 class VOCDetectionDataset(torch.utils.data.Dataset):
@@ -69,20 +70,10 @@ class VOCDetectionDataset(torch.utils.data.Dataset):
         return len(self.records)
 
     def load_image(self, index: int) -> Image.Image:
-        """The RGB image of item ``index`` (checked against the XML's size)."""
+        """The RGB image of item ``index`` as LabelImg displays it (EXIF orientation applied,
+        16-bit scaled to 8-bit; see :func:`helpers.voc.load_rgb`), checked against the XML's size."""
         rec = self.records[index]
-        try:
-            with Image.open(rec["image_path"]) as im:
-                image = im.convert("RGB")  # decodes: a truncated or corrupt file fails here
-        except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError...
-            raise VOCFormatError(f"{rec['image_path']}: cannot decode this image ({type(err).__name__}: {err}); "
-                                 f"it is the image of {rec['xml_path']}") from err
-        if image.size != (rec["width"], rec["height"]):
-            raise VOCFormatError(
-                f"{rec['xml_path']}: <size> says {rec['width']}x{rec['height']} but {rec['image_path']} is "
-                f"{image.width}x{image.height}"
-            )
-        return image
+        return load_rgb(rec["image_path"], (rec["width"], rec["height"]), rec["xml_path"])[0]
 
     def __getitem__(self, index: int):
         rec = self.records[index]

@@ -3,16 +3,178 @@
 Boxes are ``xyxy`` float pixels unless ``box_format`` says otherwise. Every class gets its own
 colour (stable across calls), and label text is black or white, whichever reads better on
 that colour, on a filled tag, so it stays readable on any background.
+
+The course's figure rules (DESIGN.md, Notebook conventions) live here, not cell by cell:
+:func:`use_course_style` (called once in a notebook's set-up cell) sets matplotlib's defaults so
+that text is at least 9 pt where GitHub and Colab show the figure, coinciding curves stay
+visible, and figures render as PNGs at their pixel size; :func:`draw_boxes` places every label
+inside the image without clipping or collisions; :func:`photo_grid` lays photos out at least
+``MIN_PHOTO_PX`` pixels wide; :func:`readability_problems` lists what breaks the rules in a
+figure (``tools/run_notebooks.py`` reports it for every figure a notebook shows).
 """
 
 from __future__ import annotations
 
 import colorsys
+import json
+import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 _BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
+
+#: Widest a figure is shown at its pixel size: GitHub's notebook column (about 830-900 px; Colab's
+#: output area is wider). A wider PNG is scaled down, and its text with it.
+DISPLAY_WIDTH_PX = 880
+#: Pixels per inch of the PNGs the notebooks show (``figure.dpi``, inline and saved alike).
+FIGURE_DPI = 100
+#: Smallest text on screen: 9 pt at 100 dpi (12.5 px), after any scaling down to DISPLAY_WIDTH_PX.
+MIN_TEXT_PT = 9.0
+MIN_TEXT_PX = MIN_TEXT_PT * FIGURE_DPI / 72
+#: Smallest side a photo (any ``imshow``) is shown at, in screen pixels: "at least ~300 px".
+MIN_PHOTO_PX = 280
+#: Longest label :func:`draw_boxes` writes (class name shortened with an ellipsis, score kept).
+MAX_LABEL_CHARS = 18
+
+#: The course's matplotlib defaults (see :func:`use_course_style`).
+COURSE_RC = {
+    "figure.dpi": FIGURE_DPI,
+    "savefig.dpi": "figure",
+    "savefig.bbox": "tight",
+    "figure.figsize": (7.0, 4.0),  # 700 px: under the column width, so nothing is scaled down
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "legend.title_fontsize": 10,
+    "legend.framealpha": 0.85,
+    "figure.titlesize": 13,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "lines.linewidth": 2.0,
+    "lines.markersize": 6,
+}
+
+
+def course_cycler():
+    """Colours, line styles and widths that change together, curve after curve.
+
+    Two curves that coincide stay distinguishable: the later one is thinner and dashed or dotted,
+    so the earlier one shows around and between its dashes.
+    """
+    from cycler import cycler
+
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    styles = ["-", "--", "-.", ":", "-", "--", "-.", ":"]
+    widths = [3.0, 2.4, 2.2, 2.2, 1.8, 1.8, 1.6, 1.6]
+    return cycler(color=colors) + cycler(linestyle=styles) + cycler(linewidth=widths)
+
+
+def use_course_style() -> None:
+    """Set matplotlib's defaults to the course's figure rules; call once in the set-up cell.
+
+    - PNGs at ``FIGURE_DPI`` (100): a figure of ``figure.figsize`` inches is that many times 100
+      pixels on screen; the default size (7 x 4 in, 700 px) fits GitHub's column unscaled.
+    - text of 10-13 pt (ticks, legends 10; labels 11; titles 12), so it stays >= 9 pt on screen in
+      any figure up to about ``DISPLAY_WIDTH_PX`` (880 px, 8.8 in) wide. Wider figures are scaled
+      down by GitHub: keep ``figsize`` width <= 8.8 in, or :func:`readability_problems` says so.
+    - a prop cycle in which colour, line style and width change together (:func:`course_cycler`).
+    - in IPython, inline figures as PNG (not retina or SVG), so pixel sizes mean what they say.
+
+    ``tools/run_notebooks.py`` checks every figure a notebook shows against the rules
+    (:func:`install_figure_check`); this function changes nothing but matplotlib's defaults.
+    """
+    import matplotlib
+    import matplotlib.pyplot  # noqa: F401 - the inline backend applies its rc on import: ours comes after
+
+    matplotlib.rcParams.update(COURSE_RC)
+    matplotlib.rcParams["axes.prop_cycle"] = course_cycler()
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with Jupyter
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    except Exception:  # noqa: BLE001 - a front end without the inline backend keeps its own
+        pass
+
+
+def install_figure_check(path: str | None = None) -> None:
+    """Record the :func:`readability_problems` of every figure a notebook shows, as JSON lines.
+
+    ``path`` defaults to the environment variable ``COURSE_FIGURE_REPORT``. Each line is
+    ``{"cell": "In[n]", "problems": [...]}``, one per figure that breaks a rule. Nothing changes
+    in the notebook's outputs. ``tools/run_notebooks.py`` installs it in the kernel before the
+    notebook runs and lists what it recorded; figures shown by :func:`show_jpeg` are checked too.
+    """
+    from IPython import get_ipython
+
+    if path is not None:
+        os.environ["COURSE_FIGURE_REPORT"] = str(path)
+    shell = get_ipython()
+    if shell is None or _CELL.get("installed"):
+        return
+    # registered before the inline backend's flush_figures (it registers on the first pyplot
+    # import), so the figures a cell leaves open are measured just before they are shown
+    shell.events.register("pre_run_cell", _remember_cell)
+    shell.events.register("post_execute", _check_open_figures)
+    _CELL["installed"] = True
+
+
+def _check_open_figures() -> None:
+    import sys
+
+    if "matplotlib.pyplot" not in sys.modules:
+        return
+    from matplotlib._pylab_helpers import Gcf
+
+    for manager in Gcf.get_all_fig_managers():
+        try:
+            _report(manager.canvas.figure)
+        except Exception as error:  # noqa: BLE001 - a check must never break the notebook
+            _write({"cell": _where(), "problems": [f"figure could not be checked: {error!r}"]})
+
+
+#: The execution count of the cell running now (inline figures are shown after it has finished).
+_CELL: dict = {}
+
+
+def _remember_cell(info=None) -> None:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    count = getattr(shell, "execution_count", None)
+    # IPython counts the cell before it announces it (pre_run_cell): the running cell is count - 1
+    _CELL["count"] = count - 1 if info is not None and count else count
+
+
+def _report(fig, where: str | None = None) -> None:
+    path = os.environ.get("COURSE_FIGURE_REPORT")
+    if not path:
+        return
+    found = readability_problems(fig)
+    if not found:
+        return
+    _write({"cell": where or _where(), "problems": found})
+
+
+def _where() -> str:
+    if "count" not in _CELL:
+        _remember_cell()
+    return f"In[{_CELL['count']}]" if _CELL.get("count") is not None else "a figure"
+
+
+def _write(record: dict) -> None:
+    with open(os.environ["COURSE_FIGURE_REPORT"], "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
 
 
 def class_color(label) -> tuple[float, float, float]:
@@ -73,7 +235,11 @@ def _check_parallel(name, values, n):
     return values
 
 
-def _caption(label, score, class_names):
+def _shorten(name: str, limit: int) -> str:
+    return name if len(name) <= limit else name[: max(1, limit - 1)] + "\u2026"
+
+
+def _caption(label, score, class_names, max_chars: int | None = None):
     name = None
     if label is not None:
         if class_names is not None and isinstance(label, (int, np.integer)):
@@ -86,8 +252,67 @@ def _caption(label, score, class_names):
         else:
             name = str(label)
     if score is None:
-        return name
-    return f"{name} {float(score):.2f}" if name is not None else f"{float(score):.2f}"
+        return name if name is None or max_chars is None else _shorten(name, max_chars)
+    if name is None:
+        return f"{float(score):.2f}"
+    if max_chars is not None:
+        name = _shorten(name, max(4, max_chars - 5))
+    return f"{name} {float(score):.2f}"
+
+
+def _overlap(a, b) -> float:
+    """Area shared by two (x0, y0, x1, y1) rectangles."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def _place_labels(ax, items, renderer) -> None:
+    """Move each label of ``items`` [(Text, (x1, y1, x2, y2) data box)] to where it is read best.
+
+    Works in display pixels at draw time (the axes' final size is known then): the candidates are
+    inside the box's top-left corner, above the box, inside its bottom-left corner and below it,
+    each pushed inside the axes; the first that overlaps no label placed before wins, otherwise
+    the one with the least overlap. Labels are placed in the order given (highest score first).
+    """
+    frame = ax.get_window_extent(renderer)
+    to_data = ax.transData.inverted()
+    placed = []
+    for text, (x1, y1, x2, y2) in items:
+        text.set_position((0, 0))
+        extent = text.get_window_extent(renderer)
+        pad = text.get_bbox_patch().get_boxstyle().pad if text.get_bbox_patch() else 0.0
+        pad_px = pad * text.get_fontsize() * renderer.points_to_pixels(1.0) + 1.0
+        width, height = extent.width + 2 * pad_px, extent.height + 2 * pad_px
+        corners = ax.transData.transform([[x1, y1], [x2, y2]])
+        left = corners[:, 0].min()
+        bottom, top = corners[:, 1].min(), corners[:, 1].max()
+        candidates = [(left, top - height), (left, top), (left, bottom), (left, bottom - height)]
+        best, best_cost = None, None
+        for x, y in candidates:
+            x = min(max(x, frame.x0), frame.x1 - width)
+            y = min(max(y, frame.y0), frame.y1 - height)
+            rect = (x, y, x + width, y + height)
+            cost = sum(_overlap(rect, other) for other in placed)
+            if best_cost is None or cost < best_cost:
+                best, best_cost = rect, cost
+            if cost == 0:
+                break
+        placed.append(best)
+        text.set_position(to_data.transform((best[0] + pad_px, best[1] + pad_px)))
+
+
+def _label_layer(ax, items):
+    """An invisible artist drawn just before the labels, that places them (see :func:`_place_labels`)."""
+    from matplotlib.artist import Artist
+
+    class _LabelLayer(Artist):
+        def draw(self, renderer):
+            if items:
+                _place_labels(ax, items, renderer)
+
+    layer = _LabelLayer()
+    layer.set_zorder(min(t.get_zorder() for t, _ in items) - 0.01 if items else 2.9)
+    ax.add_artist(layer)
+    return layer
 
 
 def draw_boxes(
@@ -102,9 +327,16 @@ def draw_boxes(
     score_threshold: float = 0.0,
     linewidth: float = 2.0,
     fontsize: float = 9.0,
+    max_label_chars: int = MAX_LABEL_CHARS,
     title: str | None = None,
 ):
     """Draw boxes with class-coloured outlines and readable label/score tags on ``image``.
+
+    Each tag sits inside the image: in its box's top-left corner, or (when that spot is taken by
+    another tag) above the box, in its bottom-left corner or below it, whichever collides least;
+    tags are placed in score order, so the best detection gets the best spot. Class names longer
+    than ``max_label_chars`` are shortened with an ellipsis. A new figure (``ax`` omitted) shows
+    the image at least ``MIN_PHOTO_PX`` pixels wide.
 
     Parameters
     ----------
@@ -114,6 +346,7 @@ def draw_boxes(
     scores : N floats in [0, 1], optional; boxes below ``score_threshold`` are not drawn
     class_names : sequence or mapping from class id to name, optional
     ax : matplotlib Axes to draw into; a new figure is made when omitted
+    fontsize : tag text size in points (>= 9: the course's smallest readable size)
 
     Returns
     -------
@@ -129,8 +362,11 @@ def draw_boxes(
     scores = _check_parallel("scores", scores, n)
     if ax is None:
         height, width = img.shape[:2]
-        _, ax = plt.subplots(figsize=(min(12, max(4, width / 100)), min(12, max(3, height / 100))))
+        long_side = max(width, height)
+        scale = min(DISPLAY_WIDTH_PX / width, max(1.0, MIN_PHOTO_PX * 1.5 / long_side)) / FIGURE_DPI
+        _, ax = plt.subplots(figsize=(max(2.0, width * scale), max(2.0, height * scale)))
     ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+    items = []
     for i, (x1, y1, x2, y2) in enumerate(xyxy):
         score = None if scores is None else scores[i]
         if score is not None and float(score) < score_threshold:
@@ -138,17 +374,52 @@ def draw_boxes(
         label = None if labels is None else labels[i]
         color = class_color(label if label is not None else 0)
         ax.add_patch(patches.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=linewidth))
-        caption = _caption(label, score, class_names)
+        caption = _caption(label, score, class_names, max_label_chars)
         if caption:
-            ax.text(
+            text = ax.text(
                 x1, y1, caption, fontsize=fontsize, color=text_color_for(color), va="bottom", ha="left",
                 bbox={"facecolor": color, "edgecolor": color, "pad": 1.5, "alpha": 0.9},
-                clip_on=True,
+                clip_on=False,
             )
+            items.append((-1.0 if score is None else -float(score), i, text, (x1, y1, x2, y2)))
+    items.sort(key=lambda item: (item[0], item[1]))
+    _label_layer(ax, [(text, box) for _, _, text, box in items])
     ax.set_axis_off()
     if title:
         ax.set_title(title)
     return ax
+
+
+def photo_grid(n: int, *, ncols: int | None = None, aspect: float = 1.0, min_px: int = MIN_PHOTO_PX,
+               width_px: int = DISPLAY_WIDTH_PX, title_lines: int = 1):
+    """A figure with ``n`` photo panels, each at least ``min_px`` wide on screen; returns (fig, axes).
+
+    ``aspect`` is a photo's height / width. ``ncols`` defaults to as many panels as fit in
+    ``width_px`` (3 at the defaults); more photos go on more rows. ``axes`` is a flat array of
+    ``n`` Axes (surplus grid cells are removed). ``title_lines``: room for that many lines of title
+    above each panel.
+    """
+    import matplotlib.pyplot as plt
+
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    fit = max(1, int(width_px // (min_px * 1.04)))
+    ncols = min(n, fit) if ncols is None else int(ncols)
+    if ncols * min_px * 1.04 > width_px:
+        raise ValueError(f"{ncols} columns of {min_px} px photos do not fit in {width_px} px; "
+                         f"use ncols <= {fit}")
+    nrows = -(-n // ncols)
+    panel_in = min(width_px / ncols, 1.6 * min_px) / FIGURE_DPI
+    title_in = title_lines * 0.25
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_in * ncols, nrows * (panel_in * aspect + title_in)),
+                             squeeze=False, layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.0, hspace=0.0)
+    axes = axes.ravel()
+    for extra in axes[n:]:
+        extra.remove()
+    for a in axes[:n]:
+        a.set_axis_off()
+    return fig, axes[:n]
 
 
 def annotate_image(image, boxes, labels=None, scores=None, class_names=None, *, box_format="xyxy",
@@ -227,7 +498,7 @@ def bar_chart(values: Mapping[str, float], *, ax=None, title: str | None = None,
     if not np.isfinite(numbers).all():
         raise ValueError("bar_chart values must be finite numbers")
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(4, 1.1 * len(names)), 3.5))
+        _, ax = plt.subplots(figsize=(min(DISPLAY_WIDTH_PX / FIGURE_DPI, max(4, 1.1 * len(names))), 3.5))
     bars = ax.bar(names, numbers, color=[class_color(n) for n in names])
     for bar, v in zip(bars, numbers, strict=True):
         ax.annotate(fmt.format(v), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
@@ -240,6 +511,97 @@ def bar_chart(values: Mapping[str, float], *, ax=None, title: str | None = None,
         ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", rotation=20)
     return ax
+
+
+def _shown_scale(fig, renderer, dpi: float) -> tuple[float, float]:
+    """(PNG width in px as saved with bbox_inches='tight' at ``dpi``, on-screen scale factor)."""
+    bbox = fig.get_tightbbox(renderer)
+    width_px = bbox.width * dpi
+    return width_px, min(1.0, DISPLAY_WIDTH_PX / width_px) if width_px > 0 else 1.0
+
+
+def readability_problems(fig=None, *, dpi: float | None = None, min_text_px: float = MIN_TEXT_PX,
+                         min_photo_px: float = MIN_PHOTO_PX) -> list[str]:
+    """What in ``fig`` breaks the course's figure rules, as it is shown on GitHub; [] when none.
+
+    The figure is measured as the notebook shows it: saved at ``dpi`` (default ``fig.dpi``) with
+    ``bbox_inches="tight"``, then scaled down to ``DISPLAY_WIDTH_PX`` when wider. Reported:
+
+    - text smaller than ``min_text_px`` on screen (9 pt at 100 dpi = 12.5 px);
+    - images (photos) shown less than ``min_photo_px`` on their longer side;
+    - two texts that overlap (labels, titles, tick labels, legend entries), and clipped texts;
+    - lines in one Axes drawn in the same colour, style and width (coinciding curves would hide).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.image import AxesImage
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    fig = plt.gcf() if fig is None else fig
+    dpi = float(dpi or fig.dpi)
+    saved_dpi = fig.dpi
+    fig.set_dpi(dpi)
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        width_px, scale = _shown_scale(fig, renderer, dpi)
+        found = []
+        if scale < 1:
+            found.append(f"figure is {width_px:.0f} px wide: GitHub shows it scaled to {scale:.0%} "
+                         f"(keep it <= {DISPLAY_WIDTH_PX} px, i.e. figsize width <= {DISPLAY_WIDTH_PX / dpi:.1f} in)")
+        texts, small = [], {}
+        for text in fig.findobj(Text):
+            if not text.get_visible() or not text.get_text().strip() or text.figure is None:
+                continue
+            if text.axes is not None and not text.axes.get_visible():
+                continue
+            extent = text.get_window_extent(renderer)
+            if extent.width <= 0 or extent.height <= 0:
+                continue
+            shown = text.get_fontsize() * dpi / 72 * scale
+            if shown < min_text_px - 1e-6:
+                key = round(shown, 1)
+                small.setdefault(key, []).append(text.get_text().strip()[:24])
+            clip = text.get_clip_box() if text.get_clip_on() else None
+            if clip is not None and not _inside(extent, clip):
+                found.append(f"text {text.get_text().strip()[:30]!r} is clipped by its axes")
+            texts.append((text, extent))
+        for shown, names in sorted(small.items()):
+            found.append(f"{len(names)} text(s) {shown:.1f} px high on screen (< {min_text_px:.1f} px = "
+                         f"{MIN_TEXT_PT:g} pt at 100 dpi), e.g. {names[0]!r}")
+        for i, (a, ea) in enumerate(texts):
+            for b, eb in texts[i + 1:]:
+                shared = _overlap((ea.x0, ea.y0, ea.x1, ea.y1), (eb.x0, eb.y0, eb.x1, eb.y1))
+                if shared > 0.1 * min(ea.width * ea.height, eb.width * eb.height):
+                    found.append(f"texts overlap: {a.get_text().strip()[:30]!r} and {b.get_text().strip()[:30]!r}")
+        for image in fig.findobj(AxesImage):
+            if not image.get_visible() or image.axes is None:
+                continue
+            extent = Bbox.intersection(image.get_window_extent(renderer), image.axes.get_window_extent(renderer))
+            if extent is None:
+                continue
+            longer = max(extent.width, extent.height) * scale
+            if longer < min_photo_px:
+                found.append(f"image shown {extent.width * scale:.0f} x {extent.height * scale:.0f} px "
+                             f"(< {min_photo_px} px on its longer side)")
+        for ax in fig.axes:
+            styles = {}
+            for line in ax.get_lines():
+                if not line.get_visible() or len(line.get_xdata()) < 2 or line.get_label().startswith("_"):
+                    continue
+                key = (str(line.get_color()), str(line.get_linestyle()), float(line.get_linewidth()),
+                       str(line.get_marker()))
+                styles.setdefault(key, []).append(line.get_label())
+            found += [f"lines {names} share one colour, style and width: if they coincide, one hides"
+                      for names in styles.values() if len(names) > 1]
+        return found
+    finally:
+        fig.set_dpi(saved_dpi)
+
+
+def _inside(extent, clip, slack: float = 1.0) -> bool:
+    return (extent.x0 >= clip.x0 - slack and extent.x1 <= clip.x1 + slack
+            and extent.y0 >= clip.y0 - slack and extent.y1 <= clip.y1 + slack)
 
 
 def show_jpeg(fig=None, quality: int = 80, dpi: float | None = None):
@@ -257,6 +619,7 @@ def show_jpeg(fig=None, quality: int = 80, dpi: float | None = None):
     if not 1 <= int(quality) <= 95:
         raise ValueError(f"quality must be in 1..95, got {quality!r}")
     fig = plt.gcf() if fig is None else fig
+    _report(fig, where=None)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="jpeg", dpi=dpi or fig.dpi, bbox_inches="tight", pil_kwargs={"quality": int(quality)})
     plt.close(fig)

@@ -64,9 +64,11 @@ def setup_cell_source(framework: str | None = None, extra_imports: str = "") -> 
         "",
         "import helpers",
         "from helpers.env import describe_environment, fast_mode",
+        "from helpers.viz import use_course_style",
         "",
         f"print(describe_environment(framework={fw}))",
         "FAST = fast_mode()  # COURSE_FAST=1 shrinks the long work (the test suite sets it)",
+        "use_course_style()  # figures you can read where GitHub and Colab show them (text >= 9 pt)",
     ]
     if extra_imports:
         lines += ["", extra_imports]

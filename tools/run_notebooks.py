@@ -13,13 +13,21 @@ makes the command fail (exit status 1), so nothing is committed by accident.
 Noise is kept out at its source: the kernel does not forward what C++ libraries write to its
 file descriptors (TensorFlow's absl log lines, oneDNN and CUDA notices go to this command's
 stderr instead), and ``TF_CPP_MIN_LOG_LEVEL=2`` silences TensorFlow's C++ info and warnings.
+
+Figures are checked against the course's figure rules as the kernel shows them
+(``helpers.viz.install_figure_check``: text >= 9 pt where GitHub shows the figure, photos >= ~300
+px, no overlapping or clipped labels, coinciding curves distinguishable); what breaks a rule is
+listed per cell ("FIGURE cell 12 (In[7]): ...") without changing the notebook. Look at the
+rendered figures too (``python /work/shared/tools/render_notebook.py``, or GitHub's view).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,22 +40,47 @@ from clean_outputs import clean, problems  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 #: C-level writes to the kernel's stdout/stderr stay out of the notebook (they reach this log).
-KERNEL_ARGS = ["--IPKernelApp.capture_fd_output=False"]
+#: The kernel checks every figure it shows (helpers.viz.install_figure_check), leaving no name behind.
+KERNEL_ARGS = ["--IPKernelApp.capture_fd_output=False",
+               "--IPKernelApp.exec_lines=__import__('helpers.viz').viz.install_figure_check()"]
 
 
-def run(path: Path, fast: bool, timeout: int) -> tuple[float, list[str]]:
-    """Execute ``path`` in place; return the seconds it took and the rules its outputs break."""
+def figure_problems(nb, report: Path) -> list[str]:
+    """The figure-rule problems the kernel recorded in ``report``, named by cell index and In[n]."""
+    if not report.exists():
+        return []
+    index_of = {f"In[{cell.get('execution_count')}]": i for i, cell in enumerate(nb.cells)
+                if cell.cell_type == "code"}
+    found = []
+    for line in report.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        where = record["cell"]
+        cell = f"cell {index_of[where]} ({where})" if where in index_of else where
+        found += [f"{cell}: {problem}" for problem in record["problems"]]
+    return found
+
+
+def run(path: Path, fast: bool, timeout: int) -> tuple[float, list[str], list[str]]:
+    """Execute ``path`` in place; return the seconds it took, the output rules it breaks, and the
+    figure rules its figures break."""
     os.environ["COURSE_FAST"] = "1" if fast else "0"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=KERNEL_ARGS,
-                            resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    client.execute()
-    elapsed = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "figures.jsonl"
+        os.environ["COURSE_FIGURE_REPORT"] = str(report)
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=KERNEL_ARGS,
+                                resources={"metadata": {"path": str(path.parent)}})
+        start = time.perf_counter()
+        try:
+            client.execute()
+        finally:
+            os.environ.pop("COURSE_FIGURE_REPORT", None)
+        elapsed = time.perf_counter() - start
+        figures = figure_problems(nb, report)
     clean(nb)
     nbformat.write(nb, path)
-    return elapsed, problems(nb, size=path.stat().st_size)
+    return elapsed, problems(nb, size=path.stat().st_size), figures
 
 
 def main(argv=None) -> int:
@@ -65,10 +98,12 @@ def main(argv=None) -> int:
     status = 0
     for path in paths:
         print(f"running {path.name} ({'fast' if args.fast else 'full'} mode) ...", flush=True)
-        elapsed, found = run(path, args.fast, args.timeout)
+        elapsed, found, figures = run(path, args.fast, args.timeout)
         print(f"  done in {elapsed:.1f} s", flush=True)
         for problem in found:
             print(f"  NOT CLEAN: {problem}", flush=True)
+        for problem in figures:  # reported, not fatal: look at the figure and judge
+            print(f"  FIGURE {problem}", flush=True)
         status = status or bool(found)
     return int(status)
 

@@ -434,6 +434,90 @@ EXERCISES: dict[str, Exercise] = {
 }
 
 
+# notebook 06 (issue 23): generalized IoU, FCOS's centerness, DETR's matching cost -------------
+_GIOU_HINT = ("giou = iou - (area(C) - union) / area(C), C the smallest box enclosing both: "
+              "its corners are the min of the top-left and the max of the bottom-right corners.")
+
+
+def _giou_cases() -> list[Case]:
+    rng = np.random.default_rng(23)
+    return [
+        Case("one pair, partial overlap", (_arr([[0, 0, 2, 2]]), _arr([[1, 1, 3, 3]])), hint=_GIOU_HINT),
+        Case("disjoint boxes: IoU 0, GIoU negative", (_arr([[0, 0, 2, 2]]), _arr([[3, 0, 5, 2], [10, 10, 12, 12]])),
+             hint="for disjoint boxes the IoU is 0 but GIoU is not: -(area(C) - union) / area(C), lower "
+                  "the farther apart they are (clamp the intersection at 0, not the enclosing box)."),
+        Case("one box inside the other (C is the outer box)", (_arr([[0, 0, 4, 4]]), _arr([[1, 1, 2, 2]])),
+             hint="when one box contains the other, C is the outer box = the union: GIoU equals IoU."),
+        Case("degenerate boxes (zero area)", (_arr([[1, 1, 1, 3], [0, 0, 2, 2]]), _arr([[1, 1, 1, 3], [0, 0, 0, 0]])),
+             hint="guard both divisions: IoU 0 where the union is 0, no penalty where area(C) is 0 "
+                  "(np.divide(..., out=np.zeros_like(...), where=... > 0)): never NaN."),
+        Case("no boxes in a (N = 0)", (_empty_boxes(), _arr([[0, 0, 1, 1]])), hint="return shape (0, M)."),
+        Case("random boxes, N = 7, M = 11: every pair", (_random_boxes(rng, 7), _random_boxes(rng, 11)),
+             hint="giou[i, j] compares a[i] with b[j]: broadcast a[:, None, :] against b[None, :, :]."),
+    ]
+
+
+def _centerness_cases() -> list[Case]:
+    rng = np.random.default_rng(24)
+    return [
+        Case("the box's centre: 1", (_arr([[5, 3, 5, 3]]),),
+             hint="at the centre l = r and t = b: both ratios are 1, so centerness 1."),
+        Case("off centre", (_arr([[1, 2, 3, 6], [6, 1, 2, 1]]),),
+             hint="sqrt(min(l, r) / max(l, r) * min(t, b) / max(t, b)): min over the pair (l, r) and over "
+                  "(t, b), not over all four distances."),
+        Case("on the box's border: 0", (_arr([[0, 4, 4, 4]]),), hint="l = 0 makes min(l, r) = 0: centerness 0."),
+        Case("a box of zero width (0 / 0)", (_arr([[0, 2, 0, 2], [0, 0, 0, 0]]),),
+             hint="where max(l, r) or max(t, b) is 0 return 0, not NaN."),
+        Case("no points", (_empty_boxes(),), hint="no points in, shape (0,) out."),
+        Case("random distances (20 points)", (np.round(rng.uniform(0, 30, (20, 4)), 2),),
+             hint="one value per row: reduce over the pairs (l, r) and (t, b) with axis=1."),
+    ]
+
+
+_COST_HINT = ("cost = cost_class * -softmax(logits)[:, target_labels] + cost_bbox * L1(cxcywh) "
+              "+ cost_giou * -GIoU(xyxy): a (Q, T) matrix, query i against target j.")
+
+
+def _detr_cost_cases() -> list[Case]:
+    rng = np.random.default_rng(25)
+
+    def boxes(n):
+        return np.round(np.concatenate([rng.uniform(0.2, 0.8, (n, 2)), rng.uniform(0.05, 0.4, (n, 2))], 1), 3)
+
+    logits = np.round(rng.normal(0, 2, (6, 4)), 3)
+    pred, target = boxes(6), boxes(3)
+    labels = np.asarray(rng.integers(0, 3, 3), dtype=np.int64)
+    return [
+        Case("one query, one target, the same box", (_arr([[2.0, 0.0, 0.0, 1.0]]), _arr([[0.5, 0.5, 0.2, 0.2]]),
+                                                      np.asarray([0], dtype=np.int64), _arr([[0.5, 0.5, 0.2, 0.2]])),
+             hint="same box: L1 0 and GIoU 1, so the cost is -p(class) - 2; p is the softmax over all "
+                  "C + 1 columns, the last ('no object') included."),
+        Case("class term only (cost_bbox = cost_giou = 0)", (logits, pred, labels, target),
+             {"cost_class": 1.0, "cost_bbox": 0.0, "cost_giou": 0.0},
+             hint="the class cost is minus the probability (not the log-probability) of each target's class: "
+                  "-softmax(logits)[:, target_labels], shape (Q, T)."),
+        Case("box terms only (cost_class = 0)", (logits, pred, labels, target),
+             {"cost_class": 0.0, "cost_bbox": 5.0, "cost_giou": 2.0},
+             hint="L1 on the cxcywh boxes (sum of the 4 absolute differences); GIoU on boxes converted to xyxy "
+                  "(x1 = cx - w / 2): GIoU of cxcywh numbers taken as corners is wrong."),
+        Case("no targets", (logits, pred, np.zeros(0, dtype=np.int64), np.zeros((0, 4))),
+             hint="no targets: return shape (Q, 0)."),
+        Case("random: 6 queries, 3 targets, DETR's weights (1, 5, 2)", (logits, pred, labels, target), hint=_COST_HINT),
+    ]
+
+
+EXERCISES.update({
+    "generalized_box_iou": Exercise("generalized_box_iou(a, b): (N, 4) x (M, 4) xyxy boxes -> (N, M) GIoU",
+                                    "boxes.generalized_box_iou", "array", _giou_cases, _GIOU_HINT),
+    "centerness": Exercise("centerness(ltrb): (N, 4) distances (l, t, r, b) -> (N,) FCOS centerness",
+                           "fcos.centerness", "array", _centerness_cases,
+                           "sqrt(min(l, r) / max(l, r) * min(t, b) / max(t, b)), 0 where a max is 0."),
+    "detr_match_cost": Exercise("detr_match_cost(logits, boxes, target_labels, target_boxes, cost_class=1.0, "
+                                "cost_bbox=5.0, cost_giou=2.0) -> (Q, T) cost; logits (Q, C + 1), boxes cxcywh",
+                                "detr.match_cost", "array", _detr_cost_cases, _COST_HINT),
+})
+
+
 # --------------------------------------------------------------------------------------------
 # running and comparing
 # --------------------------------------------------------------------------------------------

@@ -31,6 +31,12 @@ REFERENCES = {
     "boxes_to_pixels": ht.boxes_to_pixels,
 }
 
+# notebook 06 (issue 23): its exercises' references (their own tests: tests/test_exercises_06.py)
+from helpers import detr as _hd  # noqa: E402
+from helpers import fcos as _hf  # noqa: E402
+
+REFERENCES.update(generalized_box_iou=hb.generalized_box_iou, centerness=_hf.centerness, detr_match_cost=_hd.match_cost)
+
 
 def rejects(name, fn, case=None, hint=None):
     """check(name, fn) raises an AssertionError; return its message (checked for case and hint)."""

@@ -124,6 +124,20 @@ def _block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
+def tiny_backbone(width: int = 32) -> tuple[nn.Sequential, nn.ModuleList, tuple[int, int, int]]:
+    """TinySSD's 6-layer CNN: ``stem`` (stride 8) and two ``down`` layers (strides 16, 32).
+
+    Returns
+    -------
+    stem, down, channels: the modules, and the channels of the three maps ``(2 w, 4 w, 4 w)``.
+    Notebook 06 builds its tiny FCOS and DETR on the same layers.
+    """
+    w = width
+    stem = nn.Sequential(_block(3, w // 2, 2), _block(w // 2, w, 2), _block(w, 2 * w, 2), _block(2 * w, 2 * w, 1))
+    down = nn.ModuleList([_block(2 * w, 4 * w, 2), _block(4 * w, 4 * w, 2)])
+    return stem, down, (2 * w, 4 * w, 4 * w)
+
+
 class TinySSD(nn.Module):
     """A small SSD: a 6-layer CNN and a 3x3 prediction head on each of three feature maps.
 
@@ -139,11 +153,8 @@ class TinySSD(nn.Module):
         super().__init__()
         if image_size % 32:
             raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
-        w = width
         self.num_classes = num_classes
-        self.stem = nn.Sequential(_block(3, w // 2, 2), _block(w // 2, w, 2), _block(w, 2 * w, 2), _block(2 * w, 2 * w, 1))
-        self.down = nn.ModuleList([_block(2 * w, 4 * w, 2), _block(4 * w, 4 * w, 2)])
-        channels = (2 * w, 4 * w, 4 * w)
+        self.stem, self.down, channels = tiny_backbone(width)
         self.feature_sizes = tuple(image_size // s for s in (8, 16, 32))
         per_cell = _anchors.ssd_boxes_per_location(aspect_ratios)
         self.cls_heads = nn.ModuleList(nn.Conv2d(c, k * (num_classes + 1), 3, padding=1) for c, k in zip(channels, per_cell, strict=True))
@@ -186,6 +197,13 @@ def _flip(images: np.ndarray, targets: list, flip: np.ndarray):
     return images, out
 
 
+def ssd_batch_loss(model: TinySSD, batch: torch.Tensor, targets: list) -> dict:
+    """:func:`ssd_loss` of ``model`` on a batch: targets from its default boxes, then the forward pass."""
+    labels, offsets, _ = ssd_targets(model.anchors, targets)
+    cls_logits, bbox_regression = model(batch)
+    return ssd_loss(cls_logits, bbox_regression, labels, offsets)
+
+
 def train_ssd(model: TinySSD, images: np.ndarray, targets: list, *, iterations: int, batch_size: int = 32,
               lr: float = 3e-3, weight_decay: float = 5e-4, warmup: int = 50, seed: int = 0,
               flip: bool = True, progress: bool = True) -> dict:
@@ -207,6 +225,31 @@ def train_ssd(model: TinySSD, images: np.ndarray, targets: list, *, iterations: 
     dict of per-iteration lists ``loss``, ``classification``, ``bbox_regression``, and
     ``seconds`` (total training wall time) and ``iterations``.
     """
+    return train_model(model, images, targets, ssd_batch_loss, iterations=iterations, batch_size=batch_size, lr=lr,
+                       weight_decay=weight_decay, warmup=warmup, seed=seed, flip=flip, progress=progress)
+
+
+def train_model(model: nn.Module, images: np.ndarray, targets: list, batch_loss, *, iterations: int,
+                batch_size: int = 32, lr: float = 3e-3, weight_decay: float = 5e-4, warmup: int = 50,
+                seed: int = 0, flip: bool = True, progress: bool = True, clip_grad: float | None = None,
+                evaluate=None, eval_at=()) -> dict:
+    """The training loop of :func:`train_ssd` for any detector: AdamW, warm-up + cosine, random batches.
+
+    Parameters
+    ----------
+    batch_loss : ``batch_loss(model, batch (B, 3, H, W) tensor, targets) -> dict of scalar losses``,
+        summed for the gradient
+    clip_grad : clip the gradient's norm to this (DETR: 0.1), or None
+    evaluate : ``evaluate(model) -> dict``, called after each iteration listed in ``eval_at``
+        (outside the training clock; the model is put back in training mode after it)
+    Other parameters as :func:`train_ssd`.
+
+    Returns
+    -------
+    dict of per-iteration lists ``loss`` and one per loss term, ``seconds`` (training wall time,
+    evaluations excluded), ``iterations``, and ``checkpoints``: a list of
+    ``{"iteration", "seconds", **evaluate(model)}``.
+    """
     from helpers.train import warmup_cosine
 
     if not isinstance(iterations, int) or iterations < 1:
@@ -216,31 +259,37 @@ def train_ssd(model: TinySSD, images: np.ndarray, targets: list, *, iterations: 
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(iterations, warmup))
-    history = {"loss": [], "classification": [], "bbox_regression": []}
+    history = {"loss": [], "checkpoints": []}
+    eval_at = set(eval_at)
     steps = range(iterations)
     if progress:
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc="training", mininterval=2.0)
     model.train()
-    start = time.perf_counter()
-    for _ in steps:
+    seconds = 0.0
+    for it in steps:
+        start = time.perf_counter()
         idx = rng.choice(len(images), min(batch_size, len(images)), replace=False)
         batch, batch_targets = images[idx], [targets[i] for i in idx]
         if flip:
             batch, batch_targets = _flip(batch, batch_targets, rng.random(len(idx)) < 0.5)
-        labels, offsets, _ = ssd_targets(model.anchors, batch_targets)
-        cls_logits, bbox_regression = model(to_tensor(batch))
-        losses = ssd_loss(cls_logits, bbox_regression, labels, offsets)
-        loss = losses["classification"] + losses["bbox_regression"]
+        losses = batch_loss(model, to_tensor(batch), batch_targets)
+        loss = sum(losses.values())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if clip_grad is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
         optimizer.step()
         schedule.step()
         history["loss"].append(loss.item())
         for k, v in losses.items():
-            history[k].append(v.item())
-    history["seconds"] = time.perf_counter() - start
+            history.setdefault(k, []).append(v.item())
+        seconds += time.perf_counter() - start
+        if evaluate is not None and it + 1 in eval_at:
+            history["checkpoints"].append({"iteration": it + 1, "seconds": seconds, **evaluate(model)})
+            model.train()
+    history["seconds"] = seconds
     history["iterations"] = iterations
     return history
 

@@ -1,0 +1,376 @@
+"""A tiny FCOS and a tiny DETR in torch, on TinySSD's backbone, trained from scratch (notebook 06).
+
+Both use :func:`helpers.ssd.tiny_backbone`, the 6-layer CNN of notebook 02's small SSD, so the
+three detectors of notebook 06's race differ only in what comes after it:
+
+- :class:`TinyFCOS`: a small feature pyramid on the three maps (strides 8, 16, 32) and FCOS's
+  shared head (class scores, ``(l, t, r, b)`` distances, centerness) at every point. Targets come
+  from :mod:`helpers.fcos` (NumPy: no gradient flows through them); the loss is torchvision's
+  FCOS loss: sigmoid focal loss, GIoU loss and centerness BCE, each divided by the number of
+  positive points.
+- :class:`TinyDETR`: the stride-16 map (plus the stride-32 map upsampled) as 36 tokens, a
+  transformer encoder-decoder (``torch.nn.Transformer``) and a handful of learned queries, each
+  predicting ``C + 1`` class logits and one normalised ``cxcywh`` box. Loss: Hungarian matching
+  (:func:`helpers.detr.hungarian_match`, NumPy/SciPy on detached outputs) then DETR's set loss.
+  Simplifications against DETR, said here: no auxiliary decoding losses, the positional
+  embedding is added once to the tokens (DETR adds it in every attention layer), and the query
+  embeddings are the decoder's input (DETR feeds zeros and adds them in every layer).
+
+:func:`helpers.ssd.train_model` trains all three; ``detect`` functions return per-image dicts
+``{"boxes" xyxy pixels, "scores", "labels" 1..C}``, with or without NMS.
+"""
+
+from __future__ import annotations
+
+import math
+
+from helpers.env import check_torch_import_order
+
+check_torch_import_order()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+from torchvision.ops import generalized_box_iou_loss, sigmoid_focal_loss  # noqa: E402
+
+from helpers import detr as _detr  # noqa: E402
+from helpers import fcos as _fcos  # noqa: E402
+from helpers.nms import batched_nms  # noqa: E402
+from helpers.ssd import tiny_backbone, to_tensor  # noqa: E402
+
+STRIDES = (8, 16, 32)
+
+
+def _postprocess(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, size: int, nms_threshold: float | None,
+                 max_detections: int) -> dict:
+    boxes = np.clip(boxes, 0, size)
+    ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    boxes, scores, labels = boxes[ok], scores[ok], labels[ok]
+    if nms_threshold is None:
+        keep = np.argsort(-scores, kind="stable")[:max_detections]
+    else:
+        keep = batched_nms(boxes, scores, labels, nms_threshold)[:max_detections]
+    return {"boxes": boxes[keep], "scores": scores[keep].astype(np.float64), "labels": labels[keep].astype(np.int64)}
+
+
+# ------------------------------------------------------------------------------------------ FCOS
+
+
+class TinyFCOS(nn.Module):
+    """FCOS on TinySSD's backbone: a top-down pyramid (``head_width`` channels) and a shared head.
+
+    For an ``image_size`` of 96 the points are 12x12 + 6x6 + 3x3 = 189. ``range_factors`` set
+    each level's regression range in strides (:func:`helpers.fcos.level_ranges`); torchvision's
+    (4, 8) are made for 800-pixel images, where objects reach hundreds of pixels.
+    ``forward`` returns ``cls_logits (B, P, C)``, ``ltrb (B, P, 4)`` in pixels, ``centerness (B, P)`` logits.
+    """
+
+    def __init__(self, num_classes: int, image_size: int = 96, width: int = 32, head_width: int = 64,
+                 range_factors=(2.0, 4.0), center_radius: float = 1.5, prior: float = 0.01):
+        super().__init__()
+        if image_size % 32:
+            raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
+        self.num_classes, self.image_size, self.center_radius = num_classes, image_size, center_radius
+        self.stem, self.down, channels = tiny_backbone(width)
+        self.lateral = nn.ModuleList(nn.Conv2d(c, head_width, 1) for c in channels)
+
+        def tower():
+            return nn.Sequential(*[m for _ in range(2) for m in (nn.Conv2d(head_width, head_width, 3, padding=1),
+                                                                 nn.GroupNorm(8, head_width), nn.ReLU(inplace=True))])
+
+        self.cls_tower, self.reg_tower = tower(), tower()
+        self.cls_logits = nn.Conv2d(head_width, num_classes, 3, padding=1)
+        self.bbox_pred = nn.Conv2d(head_width, 4, 3, padding=1)
+        self.ctr_pred = nn.Conv2d(head_width, 1, 3, padding=1)
+        nn.init.constant_(self.cls_logits.bias, -math.log((1 - prior) / prior))  # RetinaNet's prior
+        self.feature_sizes = tuple(image_size // s for s in STRIDES)
+        self.points, self.point_strides, self.levels = _fcos.feature_points(self.feature_sizes, STRIDES)
+        self.ranges = _fcos.level_ranges(STRIDES, range_factors)
+
+    def forward(self, x: torch.Tensor):
+        f = self.stem(x)
+        maps = [f]
+        for layer in self.down:
+            f = layer(f)
+            maps.append(f)
+        pyramid = [lat(m) for lat, m in zip(self.lateral, maps, strict=True)]
+        for k in range(len(pyramid) - 2, -1, -1):  # top-down: add the coarser level, upsampled
+            pyramid[k] = pyramid[k] + F.interpolate(pyramid[k + 1], size=pyramid[k].shape[-2:], mode="nearest")
+        cls, box, ctr = [], [], []
+        for p, s in zip(pyramid, STRIDES, strict=True):
+            c, r = self.cls_tower(p), self.reg_tower(p)
+            cls.append(self.cls_logits(c).flatten(2).transpose(1, 2))
+            box.append((F.relu(self.bbox_pred(r)) * s).flatten(2).transpose(1, 2))  # distances in pixels
+            ctr.append(self.ctr_pred(r).flatten(1))
+        return torch.cat(cls, 1), torch.cat(box, 1), torch.cat(ctr, 1)
+
+    def targets(self, targets: list):
+        """Per-point labels (0 background), assigned boxes and centerness of a batch (NumPy)."""
+        out = [_fcos.fcos_targets(self.points, self.point_strides, self.levels, t["boxes"], t["labels"], self.ranges,
+                                  self.center_radius) for t in targets]
+        return (np.stack([o[0] for o in out]), np.stack([o[1] for o in out]).astype(np.float32),
+                np.stack([o[3] for o in out]).astype(np.float32))
+
+    def decode(self, ltrb: torch.Tensor) -> torch.Tensor:
+        pts = torch.as_tensor(self.points, dtype=ltrb.dtype)
+        return torch.cat([pts - ltrb[..., :2], pts + ltrb[..., 2:]], dim=-1)
+
+
+def fcos_batch_loss(model: TinyFCOS, batch: torch.Tensor, targets: list) -> dict:
+    """torchvision's FCOS loss: focal + GIoU + centerness BCE, each summed and divided by #positives."""
+    labels, boxes, ctr = model.targets(targets)
+    cls_logits, ltrb, ctr_logits = model(batch)
+    labels, boxes, ctr = torch.from_numpy(labels), torch.from_numpy(boxes), torch.from_numpy(ctr)
+    fg = labels > 0
+    n = max(1, int(fg.sum()))
+    onehot = F.one_hot(labels, model.num_classes + 1)[..., 1:].to(cls_logits.dtype)
+    pred_boxes = model.decode(ltrb)
+    return {"classification": sigmoid_focal_loss(cls_logits, onehot, reduction="sum") / n,
+            "bbox_regression": generalized_box_iou_loss(pred_boxes[fg], boxes[fg], reduction="sum") / n,
+            "centerness": F.binary_cross_entropy_with_logits(ctr_logits[fg], ctr[fg], reduction="sum") / n}
+
+
+@torch.no_grad()
+def fcos_detect(model: TinyFCOS, images: np.ndarray, score_threshold: float = 0.05, nms_threshold: float | None = 0.6,
+                max_detections: int = 100, batch_size: int = 64) -> list[dict]:
+    """FCOS's inference: score ``sqrt(sigmoid(class) * sigmoid(centerness))``, decode, per-class NMS.
+
+    ``nms_threshold=None`` skips NMS (the best ``max_detections`` above the threshold are kept).
+    """
+    model.eval()
+    out = []
+    for s in range(0, len(images), batch_size):
+        cls_logits, ltrb, ctr_logits = model(to_tensor(images[s:s + batch_size]))
+        scores = torch.sqrt(cls_logits.sigmoid() * ctr_logits.sigmoid()[..., None]).numpy()
+        boxes = model.decode(ltrb).numpy().astype(np.float64)
+        for sc, b in zip(scores, boxes, strict=True):
+            point, cls = np.nonzero(sc > score_threshold)
+            out.append(_postprocess(b[point], sc[point, cls], cls + 1, model.image_size, nms_threshold, max_detections))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ DETR
+
+
+class TinyDETR(nn.Module):
+    """DETR on TinySSD's backbone: 36 tokens (6x6 at stride 16), a transformer, ``num_queries`` queries.
+
+    ``forward`` returns ``logits (B, Q, C + 1)`` (last column: no object) and ``boxes (B, Q, 4)``
+    normalised ``cxcywh`` in (0, 1).
+    """
+
+    def __init__(self, num_classes: int, image_size: int = 96, width: int = 32, d_model: int = 64,
+                 num_queries: int = 10, nhead: int = 4, num_encoder_layers: int = 2, num_decoder_layers: int = 2,
+                 dim_feedforward: int = 128):
+        super().__init__()
+        if image_size % 32:
+            raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
+        self.num_classes, self.image_size, self.num_queries = num_classes, image_size, num_queries
+        self.stem, self.down, channels = tiny_backbone(width)
+        self.proj16 = nn.Conv2d(channels[1], d_model, 1)
+        self.proj32 = nn.Conv2d(channels[2], d_model, 1)
+        self.grid = image_size // 16
+        self.row_embed = nn.Parameter(torch.rand(self.grid, d_model // 2))  # DETR's learned positions
+        self.col_embed = nn.Parameter(torch.rand(self.grid, d_model - d_model // 2))
+        self.query_embed = nn.Parameter(torch.randn(num_queries, d_model) * 0.1)
+        self.transformer = nn.Transformer(d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward,
+                                          dropout=0.0, batch_first=True)
+        self.class_head = nn.Linear(d_model, num_classes + 1)
+        self.box_head = nn.Sequential(nn.Linear(d_model, d_model), nn.ReLU(inplace=True), nn.Linear(d_model, d_model),
+                                      nn.ReLU(inplace=True), nn.Linear(d_model, 4))
+
+    def forward(self, x: torch.Tensor):
+        f8 = self.stem(x)
+        f16 = self.down[0](f8)
+        f32 = self.down[1](f16)
+        tokens = self.proj16(f16) + F.interpolate(self.proj32(f32), size=f16.shape[-2:], mode="nearest")
+        b = x.shape[0]
+        pos = torch.cat([self.row_embed[:, None, :].expand(-1, self.grid, -1),
+                         self.col_embed[None, :, :].expand(self.grid, -1, -1)], dim=-1).flatten(0, 1)
+        src = tokens.flatten(2).transpose(1, 2) + pos
+        hs = self.transformer(src, self.query_embed.expand(b, -1, -1))
+        return self.class_head(hs), self.box_head(hs).sigmoid()
+
+
+def detr_targets(targets: list, image_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each image's labels as ``0..C-1`` and boxes as normalised cxcywh, as DETR wants them."""
+    out = []
+    for t in targets:
+        b = np.asarray(t["boxes"], np.float64).reshape(-1, 4) / image_size
+        cxcywh = np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], axis=1)
+        out.append((np.asarray(t["labels"], np.int64) - 1, cxcywh))
+    return out
+
+
+def _cxcywh_to_xyxy(b: torch.Tensor) -> torch.Tensor:
+    return torch.cat([b[..., :2] - b[..., 2:] / 2, b[..., :2] + b[..., 2:] / 2], dim=-1)
+
+
+def detr_set_loss(logits: torch.Tensor, boxes: torch.Tensor, targets: list, eos_coef: float = _detr.EOS_COEF,
+                  cost_class: float = 1.0, cost_bbox: float = 5.0, cost_giou: float = 2.0) -> dict:
+    """DETR's set loss of a batch, in torch, with the matching of :func:`helpers.detr.hungarian_match`.
+
+    Parameters
+    ----------
+    logits : (B, Q, C + 1); boxes : (B, Q, 4) normalised cxcywh
+    targets : B pairs ``(labels (T,) in 0..C-1, boxes (T, 4) normalised cxcywh)`` (:func:`detr_targets`)
+
+    Returns
+    -------
+    dict of the weighted terms ``classification`` (``cost_class`` x weighted CE over all queries,
+    no-object weight ``eos_coef``), ``bbox`` (``cost_bbox`` x L1) and ``giou`` (``cost_giou`` x
+    (1 - GIoU)), the box terms summed over matched pairs and divided by the batch's number of
+    targets (at least 1), as DETR's ``SetCriterion``. For one image, the unweighted terms equal
+    :func:`helpers.detr.set_loss`.
+    """
+    num_classes = logits.shape[-1] - 1
+    classes = torch.full(logits.shape[:2], num_classes, dtype=torch.int64)
+    src, tgt = [], []
+    for i, (labels, tboxes) in enumerate(targets):
+        qi, ti = _detr.hungarian_match(logits[i].detach().double().numpy(), boxes[i].detach().double().numpy(),
+                                       labels, tboxes, cost_class, cost_bbox, cost_giou)
+        classes[i, torch.from_numpy(qi)] = torch.from_numpy(labels[ti])
+        src.append(boxes[i, torch.from_numpy(qi)])
+        tgt.append(torch.as_tensor(tboxes[ti], dtype=boxes.dtype))
+    weight = torch.ones(num_classes + 1, dtype=logits.dtype)
+    weight[-1] = eos_coef
+    ce = F.cross_entropy(logits.flatten(0, 1), classes.flatten(), weight)
+    n = max(1, sum(len(t[0]) for t in targets))
+    src, tgt = torch.cat(src), torch.cat(tgt)
+    l1 = F.l1_loss(src, tgt, reduction="sum") / n
+    giou = generalized_box_iou_loss(_cxcywh_to_xyxy(src), _cxcywh_to_xyxy(tgt), reduction="sum") / n
+    return {"classification": cost_class * ce, "bbox": cost_bbox * l1, "giou": cost_giou * giou}
+
+
+def detr_batch_loss(model: TinyDETR, batch: torch.Tensor, targets: list) -> dict:
+    logits, boxes = model(batch)
+    return detr_set_loss(logits, boxes, detr_targets(targets, model.image_size))
+
+
+@torch.no_grad()
+def detr_detect(model: TinyDETR, images: np.ndarray, nms_threshold: float | None = None, batch_size: int = 64,
+                score_threshold: float = 0.0) -> list[dict]:
+    """DETR's inference: each query's best object class and its probability, its box; no NMS by default."""
+    model.eval()
+    out = []
+    for s in range(0, len(images), batch_size):
+        logits, boxes = model(to_tensor(images[s:s + batch_size]))
+        prob = logits.softmax(-1)[..., :-1]
+        scores, cls = prob.max(-1)
+        xyxy = (_cxcywh_to_xyxy(boxes) * model.image_size).numpy().astype(np.float64)
+        for sc, c, b in zip(scores.numpy(), cls.numpy(), xyxy, strict=True):
+            keep = sc >= score_threshold
+            out.append(_postprocess(b[keep], sc[keep], c[keep] + 1, model.image_size, nms_threshold, model.num_queries))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ diagnostics
+
+
+def count_duplicates(ground_truth: list, detections: list, score_threshold: float = 0.5,
+                     iou_threshold: float = 0.5) -> dict:
+    """How many confident detections are duplicates: a second hit on an object already found.
+
+    A detection with ``score >= score_threshold`` is a true positive when it overlaps a same-class
+    object with IoU >= ``iou_threshold`` not yet claimed by a higher-scoring detection (greedy, as
+    VOC's matching); a *duplicate* when its best such object was already claimed.
+
+    Returns
+    -------
+    dict ``detections`` (confident ones), ``true_positives``, ``duplicates``, ``objects``.
+    """
+    from helpers.boxes import box_iou
+
+    counts = {"detections": 0, "true_positives": 0, "duplicates": 0, "objects": 0}
+    for gt, det in zip(ground_truth, detections, strict=True):
+        gb, gl = np.asarray(gt["boxes"], float).reshape(-1, 4), np.asarray(gt["labels"])
+        counts["objects"] += len(gb)
+        keep = np.asarray(det["scores"]) >= score_threshold
+        order = np.argsort(-np.asarray(det["scores"])[keep], kind="stable")
+        db, dl = np.asarray(det["boxes"], float).reshape(-1, 4)[keep][order], np.asarray(det["labels"])[keep][order]
+        counts["detections"] += len(db)
+        if not len(db) or not len(gb):
+            continue
+        iou = box_iou(db, gb) * (dl[:, None] == gl[None, :])
+        claimed = np.zeros(len(gb), bool)
+        for row in iou:
+            j = int(np.argmax(row))
+            if row[j] < iou_threshold:
+                continue
+            if claimed[j]:
+                counts["duplicates"] += 1
+            else:
+                claimed[j] = True
+                counts["true_positives"] += 1
+    return counts
+
+
+# ------------------------------------------------------------------------------------------ the race
+
+
+def _ssd_detect(model, images, nms_threshold: float | None = 0.45):
+    from helpers.ssd import detect
+
+    return detect(model, images, iou_threshold=1.0 if nms_threshold is None else nms_threshold)  # IoU > 1: none
+
+
+def _arms() -> dict:
+    from helpers.ssd import TinySSD, ssd_batch_loss
+
+    return {
+        "SSD": {"build": TinySSD, "loss": ssd_batch_loss, "detect": _ssd_detect, "train": {}},
+        "FCOS": {"build": TinyFCOS, "loss": fcos_batch_loss, "detect": fcos_detect, "train": {}},
+        "DETR": {"build": TinyDETR, "loss": detr_batch_loss, "detect": detr_detect, "train": {"clip_grad": 0.1}},
+    }
+
+
+#: The detectors of notebook 06's race, all on :func:`helpers.ssd.tiny_backbone`.
+ARM_NAMES = ("SSD", "FCOS", "DETR")
+
+
+def build_arm(name: str, num_classes: int, seed: int = 0) -> nn.Module:
+    """``name``'s model (one of :data:`ARM_NAMES`), its random weights seeded by ``seed``."""
+    arms = _arms()
+    if name not in arms:
+        raise ValueError(f"unknown detector {name!r}; choose one of {ARM_NAMES}")
+    torch.manual_seed(seed)
+    return arms[name]["build"](num_classes)
+
+
+def detect_arm(name: str, model: nn.Module, images: np.ndarray, nms: bool = True) -> list[dict]:
+    """Detections of a race model; ``nms=False`` returns them before NMS (SSD: 0.45 and FCOS: 0.6 as torchvision; DETR, which needs none: 0.5)."""
+    threshold = {"SSD": 0.45, "FCOS": 0.6, "DETR": 0.5}[name]
+    return _arms()[name]["detect"](model, images, nms_threshold=threshold if nms else None)
+
+
+def evaluate_arm(name: str, model: nn.Module, images: np.ndarray, targets: list, classes, nms: bool = True) -> dict:
+    """COCO mAP@[.5:.95] (``"AP"``) and mAP@0.5 (``"AP50"``) of a race model on a split."""
+    from helpers.detection import evaluate_predictions
+
+    coco = evaluate_predictions(detect_arm(name, model, images, nms), targets, classes)["coco"]
+    return {"AP": coco["AP"], "AP50": coco["AP50"]}
+
+
+def train_arm(name: str, seed: int, train: tuple, val: tuple, classes, *, iterations: int, lr: float,
+              eval_every: int, batch_size: int = 32, progress: bool = True):
+    """Train race model ``name`` from scratch with :func:`helpers.ssd.train_model`, scored on val as it goes.
+
+    Parameters
+    ----------
+    train, val : ``(images, targets)`` splits
+    eval_every : the val split is scored every ``eval_every`` iterations and at the end (off the clock)
+
+    Returns
+    -------
+    model, history (``checkpoints``: ``iteration``, ``seconds``, ``AP``, ``AP50``)
+    """
+    from helpers.ssd import train_model
+
+    model = build_arm(name, len(classes), seed)
+    arm = _arms()[name]
+    eval_at = set(range(eval_every, iterations + 1, eval_every)) | {iterations}
+    history = train_model(model, *train, arm["loss"], iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
+                          progress=progress, evaluate=lambda m: evaluate_arm(name, m, *val, classes), eval_at=eval_at,
+                          **arm["train"])
+    return model, history

@@ -1,0 +1,86 @@
+"""helpers.tiny_detectors: the tiny FCOS loss equals torchvision's FCOSHead.compute_loss on the same
+outputs and assignment; the torch DETR set loss equals helpers.detr.set_loss; the duplicate count."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torchvision.models.detection.fcos import FCOSHead  # noqa: E402
+
+from helpers import detr, fcos, shapes  # noqa: E402
+from helpers import tiny_detectors as td  # noqa: E402
+from helpers.ssd import to_tensor, train_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data():
+    return shapes.make_split(6, seed=3)
+
+
+def test_fcos_loss_equals_torchvision_fcos_head(data):
+    images, targets = data
+    torch.manual_seed(0)
+    model = td.TinyFCOS(3).eval()
+    batch = to_tensor(images)
+    ours = td.fcos_batch_loss(model, batch, targets)
+    with torch.no_grad():
+        cls, ltrb, ctr = model(batch)
+    s = torch.as_tensor(model.point_strides, dtype=torch.float32)[:, None]
+    pts = torch.as_tensor(model.points, dtype=torch.float32)
+    anchors = torch.cat([pts - s / 2, pts + s / 2], 1)  # centre = our point, size = stride
+    matched = [torch.from_numpy(fcos.assign_points(model.points, model.point_strides, model.levels, t["boxes"],
+                                                   model.ranges, model.center_radius)) for t in targets]
+    assert sum(int((m >= 0).sum()) for m in matched) > 10
+    tv_targets = [{"boxes": torch.tensor(t["boxes"], dtype=torch.float32), "labels": torch.tensor(t["labels"] - 1)}
+                  for t in targets]
+    head = FCOSHead(32, 1, 3, num_convs=1)
+    ref = head.compute_loss(tv_targets, {"cls_logits": cls, "bbox_regression": ltrb / s, "bbox_ctrness": ctr[..., None]},
+                            [anchors] * len(targets), matched)
+    for k in ("classification", "bbox_regression"):
+        assert ours[k].item() == pytest.approx(ref[k].item(), rel=1e-5), k
+    assert ours["centerness"].item() == pytest.approx(ref["bbox_ctrness"].item(), rel=1e-5)
+
+
+def test_detr_torch_set_loss_equals_numpy_set_loss(data):
+    _, targets = data
+    torch.manual_seed(1)
+    logits, boxes = torch.randn(1, 8, 4, dtype=torch.float64), torch.rand(1, 8, 4, dtype=torch.float64) * 0.5 + 0.1
+    for t in td.detr_targets(targets, 96) + [(np.zeros(0, np.int64), np.zeros((0, 4)))]:
+        ours = td.detr_set_loss(logits, boxes, [t])
+        ref = detr.set_loss(logits[0].numpy(), boxes[0].numpy(), *t)
+        assert ours["classification"].item() == pytest.approx(ref["classification"], rel=1e-9)
+        assert ours["bbox"].item() == pytest.approx(5 * ref["bbox"], rel=1e-9, abs=1e-12)
+        assert ours["giou"].item() == pytest.approx(2 * ref["giou"], rel=1e-6, abs=1e-9)  # torchvision's eps
+
+
+def test_detr_targets_are_normalised_cxcywh_with_0_based_labels():
+    (labels, boxes), = td.detr_targets([{"boxes": np.array([[0.0, 48, 48, 96]]), "labels": np.array([3])}], 96)
+    assert labels.tolist() == [2] and boxes.tolist() == [[0.25, 0.75, 0.5, 0.5]]
+
+
+@pytest.mark.parametrize("name", td.ARM_NAMES)
+def test_each_arm_trains_and_detects(name, data):
+    images, targets = data
+    model = td.build_arm(name, 3, seed=0)
+    loss = {"SSD": None, "FCOS": td.fcos_batch_loss, "DETR": td.detr_batch_loss}[name]
+    if loss is None:
+        from helpers.ssd import ssd_batch_loss as loss
+    h = train_model(model, images, targets, loss, iterations=2, batch_size=3, warmup=1, progress=False,
+                    evaluate=lambda m: {"n": len(td.detect_arm(name, m, images[:2]))}, eval_at=[2])
+    assert np.isfinite(h["loss"]).all() and h["checkpoints"] == [{"iteration": 2, "seconds": h["seconds"], "n": 2}]
+    for nms in (True, False):
+        dets = td.detect_arm(name, model, images[:2], nms=nms)
+        for d in dets:
+            assert d["boxes"].shape[1] == 4 and len(d["boxes"]) == len(d["scores"]) == len(d["labels"])
+            assert ((d["labels"] >= 1) & (d["labels"] <= 3)).all() and (np.diff(d["scores"]) <= 0).all()
+    with pytest.raises(ValueError, match="unknown detector"):
+        td.build_arm("YOLO", 3)
+
+
+def test_count_duplicates():
+    gt = [{"boxes": np.array([[0.0, 0, 10, 10], [20, 20, 30, 30]]), "labels": np.array([1, 2])}]
+    det = [{"boxes": np.array([[0.0, 0, 10, 10], [0, 0, 10, 11], [20, 20, 30, 30], [20, 20, 30, 30], [50, 50, 60, 60]]),
+            "scores": np.array([0.9, 0.8, 0.7, 0.6, 0.3]), "labels": np.array([1, 1, 1, 2, 1])}]
+    c = td.count_duplicates(gt, det, score_threshold=0.5)
+    # box 2 has the wrong class (a false positive, not a duplicate); box 4 is below the threshold
+    assert c == {"detections": 4, "true_positives": 2, "duplicates": 1, "objects": 2}

@@ -412,7 +412,8 @@ def annotation_files(root, split: str | None = None) -> list[Path]:
       ``root/ImageSets/Main/<split>.txt`` (one image id per line, no extension). ``split=None``
       takes every XML file, sorted by name.
     * A LabelImg folder: images and their XML files side by side in ``root`` (LabelImg's default
-      save location); then ``split`` must be ``None``.
+      save location); a split then reads ``root/ImageSets/Main/<split>.txt`` too, its ids naming
+      the XML files in ``root`` (what :func:`helpers.folder_audit.write_split` writes).
 
     Images that have no XML file are not part of the dataset (LabelImg writes no file for an
     image you never saved); an id listed in a split file without its XML raises, and so does an
@@ -429,9 +430,13 @@ def annotation_files(root, split: str | None = None) -> list[Path]:
             raise VOCFormatError(f"{root}: no XML annotation files (looked in {folder})")
         return files
     split_file = root / "ImageSets" / "Main" / f"{split}.txt"
+    if not ann_dir.is_dir():  # a LabelImg folder: the XML files beside the images
+        ann_dir = root
     if not split_file.is_file():
         raise VOCFormatError(f"{root}: split {split!r} needs {split_file}; pass split=None to use every XML file")
-    ids = [line.split()[0] for line in read_text_file(split_file).splitlines() if line.strip()]
+    # one id per line; VOC's per-class lists add a flag after it ("id  1"), but an id may hold spaces
+    ids = [line.strip() if (ann_dir / f"{line.strip()}.xml").is_file() else line.split()[0]
+           for line in read_text_file(split_file).splitlines() if line.strip()]
     files = [inside_root(ann_dir, f"{i}.xml", root, split_file, "image id") for i in ids]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:

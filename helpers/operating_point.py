@@ -81,3 +81,15 @@ def best_f1_threshold(gts: Sequence[dict], preds: Sequence[dict], iou_threshold:
     return {"threshold": float(curve["threshold"][k]), "f1": float(curve["f1"][k]),
             "precision": float(curve["precision"][k]), "recall": float(curve["recall"][k]),
             "tp": int(curve["tp"][k]), "fp": int(curve["fp"][k]), "num_gt": curve["num_gt"]}
+
+
+def scores_at(gts: Sequence[dict], preds: Sequence[dict], threshold: float, iou_threshold: float = 0.5) -> dict:
+    """Precision, recall and F1 of the detections with ``score >= threshold`` (e.g. the threshold
+    chosen on val, applied to test): ``{"precision", "recall", "f1", "tp", "fp", "num_gt"}``."""
+    curve = f1_curve(gts, preds, iou_threshold)
+    k = int(np.searchsorted(-curve["threshold"], -float(threshold), side="right")) - 1  # last threshold >= it
+    if k < 0:
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 0, "num_gt": curve["num_gt"]}
+    return {"precision": float(curve["precision"][k]), "recall": float(curve["recall"][k]),
+            "f1": float(curve["f1"][k]), "tp": int(curve["tp"][k]), "fp": int(curve["fp"][k]),
+            "num_gt": curve["num_gt"]}

@@ -220,3 +220,75 @@ def make_phone_folder(root, n_images: int = 200, seed: int = 0, *, overwrite: bo
                "formats": formats, "planted": PLANTED}
     meta_path.write_text(json.dumps({"params": params, "summary": summary}, indent=1, sort_keys=True) + "\n")
     return {"root": root, **summary}
+
+
+def _xml_folder(top: Path) -> Path | None:
+    """The shallowest folder under ``top`` that holds LabelImg XML files or a VOC ``Annotations/``."""
+    for folder in sorted([top, *(p for p in top.rglob("*") if p.is_dir())], key=lambda p: (len(p.parts), str(p))):
+        if "__MACOSX" in folder.parts:
+            continue
+        if (folder / "Annotations").is_dir() or any(folder.glob("*.xml")):
+            return folder
+    return None
+
+
+def extract_zip(zip_path, out_dir) -> Path:
+    """Unpack a zip of labelled photos into ``out_dir`` and return the folder holding the XML files.
+
+    Members with absolute paths or ``..`` (which would write outside ``out_dir``) are refused, and
+    macOS's ``__MACOSX`` metadata is skipped. Raises ``ValueError`` when the zip holds no XML file.
+    """
+    import zipfile
+
+    zip_path, out_dir = Path(zip_path), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = out_dir.resolve()
+    with zipfile.ZipFile(zip_path) as zf:
+        for member in zf.infolist():
+            name = member.filename
+            if name.startswith("__MACOSX/") or member.is_dir():
+                continue
+            target = (out_dir / name).resolve()
+            if Path(name).is_absolute() or not target.is_relative_to(base):
+                raise ValueError(f"{zip_path.name}: member {name!r} would be written outside {out_dir.name}/; refused")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(member))
+    folder = _xml_folder(out_dir)
+    if folder is None:
+        raise ValueError(f"{zip_path.name}: no XML annotation file inside; label the photos with LabelImg "
+                         "(Pascal VOC mode) and zip the folder with the images and their XML files")
+    return folder
+
+
+def open_photo_folder(source, work_dir, *, n_images: int = 200, seed: int = 0, progress: bool = False
+                      ) -> tuple[Path, str]:
+    """The folder notebook 07 audits, and one line saying what it is.
+
+    Parameters
+    ----------
+    source : None (a generated phone folder, :func:`make_phone_folder`, in ``work_dir``), a folder of
+        photos labelled with LabelImg (XML beside the images, or the VOC layout), a ``.zip`` of one
+        (unpacked into ``work_dir``), or a folder on Google Drive (``/content/drive/...``: mounted
+        first on Colab)
+    work_dir : where generated and unpacked folders go
+    """
+    work_dir = Path(work_dir)
+    if source is None:
+        s = make_phone_folder(work_dir / "phone_folder", n_images, seed, progress=progress)
+        return s["root"], (f"no folder set: a generated phone folder of {s['n_images']} labelled Batman photos "
+                           f"(+ {len(PLANTED)} planted problem files), seed {seed}")
+    source = Path(source).expanduser()
+    if str(source).startswith("/content/drive"):
+        from helpers.env import in_colab
+
+        if in_colab() and not Path("/content/drive/MyDrive").is_dir():
+            from google.colab import drive
+
+            drive.mount("/content/drive")
+    if source.suffix.lower() == ".zip" and source.is_file():
+        folder = extract_zip(source, work_dir / source.stem)
+        return folder, f"your zip {source.name}, unpacked: {folder.relative_to(work_dir)}"
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source}: no such folder or .zip file; set PHOTOS to the folder LabelImg saved "
+                                "its XML files in (or a .zip of it), or to None for the generated phone folder")
+    return source, f"your folder {source.name}/"

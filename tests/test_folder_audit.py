@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from helpers.folder_audit import audit_folder, split_counts, stratified_split, write_split
-from helpers.operating_point import best_f1_threshold, f1_curve
+from helpers.operating_point import best_f1_threshold, f1_curve, scores_at
 from helpers.phone_folder import PLANTED, make_phone_folder
 from helpers.voc import VOCFormatError, annotation_files, read_split, write_voc_xml
 
@@ -206,9 +206,49 @@ def test_best_f1_threshold_equals_a_brute_force_search():
     curve = f1_curve(gts, preds)
     for t, f in zip(curve["threshold"], curve["f1"], strict=True):
         assert f == pytest.approx(brute[float(t)], abs=1e-12)
+    for t in (0.0, 0.333, 0.5, thresholds[-1], 0.999):  # between and beyond the scores too
+        assert scores_at(gts, preds, t)["f1"] == pytest.approx(_brute_f1(gts, preds, t), abs=1e-12)
 
 
 def test_best_f1_threshold_without_detections():
     out = best_f1_threshold([{"boxes": np.zeros((1, 4)), "labels": np.array([1])}],
                             [{"boxes": np.zeros((0, 4)), "labels": np.zeros(0), "scores": np.zeros(0)}])
     assert out["f1"] == 0.0 and out["threshold"] == 1.0
+
+
+def test_open_photo_folder_from_a_zip_with_a_top_folder(tmp_path, phone):
+    import zipfile
+
+    from helpers.phone_folder import open_photo_folder
+
+    root, _ = phone
+    zpath = tmp_path / "my_photos.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in sorted(root.iterdir()):
+            if p.is_file():
+                zf.write(p, f"my_photos/{p.name}")
+        zf.writestr("__MACOSX/my_photos/._IMG_0001.xml", b"\x00\x05junk")
+    folder, line = open_photo_folder(str(zpath), tmp_path / "work")
+    assert folder == tmp_path / "work" / "my_photos" / "my_photos" and "my_photos.zip" in line
+    assert len(audit_folder(folder).records) == 36
+    folder2, line2 = open_photo_folder(root, tmp_path / "work")
+    assert folder2 == root and "your folder" in line2
+    with pytest.raises(FileNotFoundError, match="PHOTOS"):
+        open_photo_folder(tmp_path / "nothing_here", tmp_path / "work")
+
+
+def test_zip_members_leaving_the_folder_are_refused(tmp_path):
+    import zipfile
+
+    from helpers.phone_folder import extract_zip
+
+    zpath = tmp_path / "evil.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("../outside.xml", b"<annotation/>")
+    with pytest.raises(ValueError, match="outside"):
+        extract_zip(zpath, tmp_path / "out")
+    assert not (tmp_path / "outside.xml").exists()
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w") as zf:
+        zf.writestr("a.jpg", b"not labelled")
+    with pytest.raises(ValueError, match="no XML"):
+        extract_zip(tmp_path / "empty.zip", tmp_path / "out2")

@@ -12,9 +12,10 @@ three detectors of notebook 06's race differ only in what comes after it:
   transformer encoder-decoder (``torch.nn.Transformer``) and a handful of learned queries, each
   predicting ``C + 1`` class logits and one normalised ``cxcywh`` box. Loss: Hungarian matching
   (:func:`helpers.detr.hungarian_match`, NumPy/SciPy on detached outputs) then DETR's set loss.
-  Simplifications against DETR, said here: no auxiliary decoding losses, the positional
-  embedding is added once to the tokens (DETR adds it in every attention layer), and the query
-  embeddings are the decoder's input (DETR feeds zeros and adds them in every layer).
+  With DETR's auxiliary losses (the set loss after every decoder layer). Simplifications against
+  DETR, said here: the positional embedding is added once to the tokens (DETR adds it in every
+  attention layer), and the query embeddings are the decoder's input (DETR feeds zeros and adds
+  them in every layer).
 
 :func:`helpers.ssd.train_model` trains all three; ``detect`` functions return per-image dicts
 ``{"boxes" xyxy pixels, "scores", "labels" 1..C}``, with or without NMS.
@@ -62,12 +63,14 @@ class TinyFCOS(nn.Module):
 
     For an ``image_size`` of 96 the points are 12x12 + 6x6 + 3x3 = 189. ``range_factors`` set
     each level's regression range in strides (:func:`helpers.fcos.level_ranges`); torchvision's
-    (4, 8) are made for 800-pixel images, where objects reach hundreds of pixels.
+    (4, 8) are made for 800-pixel images, where objects reach hundreds of pixels: on notebook 02's
+    96-pixel images (objects 12-40 px) they put every object on the stride-8 level, while (1.5, 3)
+    (ranges 0-24, 24-48, 48-inf px) still gives every object a positive point and uses two levels.
     ``forward`` returns ``cls_logits (B, P, C)``, ``ltrb (B, P, 4)`` in pixels, ``centerness (B, P)`` logits.
     """
 
     def __init__(self, num_classes: int, image_size: int = 96, width: int = 32, head_width: int = 64,
-                 range_factors=(2.0, 4.0), center_radius: float = 1.5, prior: float = 0.01):
+                 range_factors=(1.5, 3.0), center_radius: float = 1.5, prior: float = 0.01):
         super().__init__()
         if image_size % 32:
             raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
@@ -180,17 +183,25 @@ class TinyDETR(nn.Module):
         self.box_head = nn.Sequential(nn.Linear(d_model, d_model), nn.ReLU(inplace=True), nn.Linear(d_model, d_model),
                                       nn.ReLU(inplace=True), nn.Linear(d_model, 4))
 
-    def forward(self, x: torch.Tensor):
+    def forward_all(self, x: torch.Tensor):
+        """Predictions after every decoder layer: logits (L, B, Q, C + 1), boxes (L, B, Q, 4)."""
         f8 = self.stem(x)
         f16 = self.down[0](f8)
         f32 = self.down[1](f16)
         tokens = self.proj16(f16) + F.interpolate(self.proj32(f32), size=f16.shape[-2:], mode="nearest")
-        b = x.shape[0]
         pos = torch.cat([self.row_embed[:, None, :].expand(-1, self.grid, -1),
                          self.col_embed[None, :, :].expand(self.grid, -1, -1)], dim=-1).flatten(0, 1)
-        src = tokens.flatten(2).transpose(1, 2) + pos
-        hs = self.transformer(src, self.query_embed.expand(b, -1, -1))
+        memory = self.transformer.encoder(tokens.flatten(2).transpose(1, 2) + pos)
+        out, hs = self.query_embed.expand(x.shape[0], -1, -1), []
+        for layer in self.transformer.decoder.layers:  # nn.Transformer's decoder, one layer at a time
+            out = layer(out, memory)
+            hs.append(self.transformer.decoder.norm(out))
+        hs = torch.stack(hs)
         return self.class_head(hs), self.box_head(hs).sigmoid()
+
+    def forward(self, x: torch.Tensor):
+        logits, boxes = self.forward_all(x)
+        return logits[-1], boxes[-1]
 
 
 def detr_targets(targets: list, image_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -243,9 +254,17 @@ def detr_set_loss(logits: torch.Tensor, boxes: torch.Tensor, targets: list, eos_
     return {"classification": cost_class * ce, "bbox": cost_bbox * l1, "giou": cost_giou * giou}
 
 
-def detr_batch_loss(model: TinyDETR, batch: torch.Tensor, targets: list) -> dict:
-    logits, boxes = model(batch)
-    return detr_set_loss(logits, boxes, detr_targets(targets, model.image_size))
+def detr_batch_loss(model: TinyDETR, batch: torch.Tensor, targets: list, aux: bool = True) -> dict:
+    """DETR's loss of a batch: the set loss of the last decoder layer, plus (``aux``) DETR's auxiliary
+    set losses of the earlier layers, each with its own matching, through the same heads."""
+    logits, boxes = model.forward_all(batch)
+    t = detr_targets(targets, model.image_size)
+    layers = range(len(logits)) if aux else [len(logits) - 1]
+    total = {}
+    for k in layers:
+        for name, value in detr_set_loss(logits[k], boxes[k], t).items():
+            total[name] = total.get(name, 0) + value
+    return total
 
 
 @torch.no_grad()
@@ -374,3 +393,117 @@ def train_arm(name: str, seed: int, train: tuple, val: tuple, classes, *, iterat
                           progress=progress, evaluate=lambda m: evaluate_arm(name, m, *val, classes), eval_at=eval_at,
                           **arm["train"])
     return model, history
+
+
+# ------------------------------------------------------------------------------------------ torchvision's FCOS
+
+
+def torchvision_fcos_targets(boxes, image_size: int, strides=STRIDES, center_radius: float = 1.5):
+    """What torchvision's ``FCOS`` computes for one image: its matching and its centerness targets.
+
+    Runs ``FCOS.compute_loss`` (the matching) and ``FCOSHead.compute_loss`` (the targets) on zero
+    head outputs, with anchors from torchvision's ``AnchorGenerator`` (one anchor of size ``s`` per
+    cell, centred on the cell's corner), and reads the centerness targets where torchvision hands
+    them to ``binary_cross_entropy_with_logits``.
+
+    Returns
+    -------
+    matched : (P,) int64 box per anchor point (-1 background); centerness : (F,) float32 targets
+    of the foreground points, in point order.
+    """
+    from unittest import mock
+
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.fcos import FCOS, FCOSHead
+    from torchvision.models.detection.image_list import ImageList
+
+    gen = AnchorGenerator(tuple((s,) for s in strides), ((1.0,),) * len(strides))
+    feats = [torch.zeros(1, 1, image_size // s, image_size // s) for s in strides]
+    anchors = gen(ImageList(torch.zeros(1, 3, image_size, image_size), [(image_size, image_size)]), feats)[0]
+    b = torch.as_tensor(np.asarray(boxes, np.float32).reshape(-1, 4))
+    targets = [{"boxes": b, "labels": torch.zeros(len(b), dtype=torch.int64)}]
+    head = FCOSHead(32, 1, 1, num_convs=1)
+    n = len(anchors)
+    outputs = {"cls_logits": torch.zeros(1, n, 1), "bbox_regression": torch.zeros(1, n, 4),
+               "bbox_ctrness": torch.zeros(1, n, 1)}
+    seen = []
+    bce = F.binary_cross_entropy_with_logits
+
+    def spy(input, target, *args, **kwargs):
+        seen.append(target.detach().numpy().copy())
+        return bce(input, target, *args, **kwargs)
+
+    def head_loss(targets, head_outputs, anchors, matched_idxs):
+        seen.append(matched_idxs[0].numpy().copy())
+        with mock.patch("torch.nn.functional.binary_cross_entropy_with_logits", spy):
+            return head.compute_loss(targets, outputs, anchors, matched_idxs)
+
+    fake = type("FakeFCOS", (), {"center_sampling_radius": center_radius, "head": None})()
+    fake.head = type("Head", (), {"compute_loss": staticmethod(head_loss)})()
+    FCOS.compute_loss(fake, targets, outputs, [anchors], [f.shape[2] * f.shape[3] for f in feats])
+    return seen[0], seen[-1]  # the matching; the centerness targets (the last BCE call)
+
+
+def load_torchvision_fcos(min_size: int = 800):
+    """torchvision's ``fcos_resnet50_fpn`` with its COCO weights when they load, else a random stand-in.
+
+    ``COURSE_OFFLINE=1`` skips the download; otherwise the weights are read from torch hub's cache
+    or downloaded (online or ``COURSE_ONLINE=1``). What is used is decided by what actually loaded.
+
+    Returns
+    -------
+    model (eval mode), ``"coco"`` or ``"random"``, and one line saying what was used and why.
+    """
+    from pathlib import Path
+
+    from torchvision.models import detection
+
+    from helpers.env import forced_network, is_online
+    from helpers.zoo import build_detector
+
+    weights = detection.FCOS_ResNet50_FPN_Weights.COCO_V1
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    forced = forced_network()
+    if forced == "offline":
+        why = "COURSE_OFFLINE=1"
+    elif forced == "online" or cached.is_file() or is_online():
+        try:
+            state = weights.get_state_dict(progress=False)
+            model = detection.fcos_resnet50_fpn(weights=None, weights_backbone=None, min_size=min_size)
+            model.load_state_dict(state)
+            return model.eval(), "coco", f"torchvision's COCO weights loaded ({Path(weights.url).name})"
+        except (OSError, RuntimeError, EOFError) as err:
+            why = f"the weights did not load ({type(err).__name__}: {str(err)[:80]})"
+    else:
+        why = "the network is not reachable"
+    model = build_detector("fcos_resnet50_fpn", min_size=min_size)
+    return model, "random", (f"offline stand-in ({why}): fcos_resnet50_fpn with random weights; its size, points and "
+                             "time are real, its detections would mean nothing, so none are shown")
+
+
+def time_training_steps(names, images: np.ndarray, targets: list, num_classes: int, *, rounds: int = 3,
+                        steps: int = 5, batch_size: int = 32, seed: int = 0) -> dict:
+    """Seconds per training step of each race model, timed in interleaved rounds (same batches for all).
+
+    Each round times ``steps`` optimiser steps of every model in turn, so a change in the machine's
+    load hits every model alike. Returns ``{name: array of per-round seconds per step}``.
+    """
+    import time
+
+
+    arms = _arms()
+    models = {n: build_arm(n, num_classes, seed) for n in names}
+    optims = {n: torch.optim.AdamW(m.parameters(), lr=1e-4) for n, m in models.items()}
+    rng = np.random.default_rng(seed)
+    out = {n: [] for n in names}
+    for _ in range(rounds):
+        idx = [rng.choice(len(images), min(batch_size, len(images)), replace=False) for _ in range(steps)]
+        for n in names:
+            start = time.perf_counter()
+            for i in idx:
+                losses = arms[n]["loss"](models[n], to_tensor(images[i]), [targets[j] for j in i])
+                optims[n].zero_grad(set_to_none=True)
+                sum(losses.values()).backward()
+                optims[n].step()
+            out[n].append((time.perf_counter() - start) / steps)
+    return {n: np.array(v) for n, v in out.items()}

@@ -84,3 +84,46 @@ def test_count_duplicates():
     c = td.count_duplicates(gt, det, score_threshold=0.5)
     # box 2 has the wrong class (a false positive, not a duplicate); box 4 is below the threshold
     assert c == {"detections": 4, "true_positives": 2, "duplicates": 1, "objects": 2}
+
+
+def test_torchvision_fcos_targets_agree_with_helpers_fcos():
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 120, (4, 2))
+    boxes = np.round(np.concatenate([xy, xy + rng.uniform(20, 120, (4, 2))], 1), 1)
+    matched, ctr = td.torchvision_fcos_targets(boxes, 256)
+    pts, strides, levels = fcos.feature_points([256 // s for s in td.STRIDES], td.STRIDES, offset=0.0)
+    _, _, _, ours, m = fcos.fcos_targets(pts, strides, levels, boxes, [1] * 4, fcos.level_ranges(td.STRIDES))
+    assert (m >= 0).sum() > 0
+    np.testing.assert_array_equal(matched, m)
+    np.testing.assert_allclose(ctr, ours[m >= 0], rtol=1e-5, atol=1e-6)
+
+
+def test_load_torchvision_fcos_offline_is_a_stand_in_and_says_so(monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.delenv("COURSE_ONLINE", raising=False)
+    model, used, line = td.load_torchvision_fcos(min_size=320)
+    assert used == "random" and "COURSE_OFFLINE=1" in line and "none are shown" in line
+    assert not model.training and model.transform.min_size == (320,)
+
+
+def test_detr_layers_equal_nn_transformer_and_aux_loss_sums_the_layers(data):
+    images, targets = data
+    torch.manual_seed(2)
+    model = td.TinyDETR(3).eval()
+    batch = to_tensor(images[:2])
+    with torch.no_grad():
+        logits, boxes = model.forward_all(batch)
+        f16 = model.down[0](model.stem(batch))
+        tokens = model.proj16(f16) + torch.nn.functional.interpolate(model.proj32(model.down[1](f16)), size=(6, 6))
+        pos = torch.cat([model.row_embed[:, None].expand(-1, 6, -1), model.col_embed[None].expand(6, -1, -1)], -1)
+        hs = model.transformer(tokens.flatten(2).transpose(1, 2) + pos.flatten(0, 1), model.query_embed.expand(2, -1, -1))
+    assert logits.shape == (2, 2, 10, 4) and boxes.shape == (2, 2, 10, 4)
+    torch.testing.assert_close(logits[-1], model.class_head(hs))
+    t = td.detr_targets(targets[:2], 96)
+    with torch.no_grad():
+        total = td.detr_batch_loss(model, batch, targets[:2])
+        last = td.detr_batch_loss(model, batch, targets[:2], aux=False)
+        per_layer = [td.detr_set_loss(logits[k], boxes[k], t) for k in range(2)]
+    for key in ("classification", "bbox", "giou"):
+        assert total[key].item() == pytest.approx(sum(p[key].item() for p in per_layer), rel=1e-6)
+        assert last[key].item() == pytest.approx(per_layer[-1][key].item(), rel=1e-6)

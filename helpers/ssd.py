@@ -231,7 +231,7 @@ def train_ssd(model: TinySSD, images: np.ndarray, targets: list, *, iterations: 
 
 def train_model(model: nn.Module, images: np.ndarray, targets: list, batch_loss, *, iterations: int,
                 batch_size: int = 32, lr: float = 3e-3, weight_decay: float = 5e-4, warmup: int = 50,
-                seed: int = 0, flip: bool = True, progress: bool = True, clip_grad: float | None = None,
+                seed: int = 0, flip: bool = True, progress: bool | str = True, clip_grad: float | None = None,
                 evaluate=None, eval_at=()) -> dict:
     """The training loop of :func:`train_ssd` for any detector: AdamW, warm-up + cosine, random batches.
 
@@ -240,6 +240,7 @@ def train_model(model: nn.Module, images: np.ndarray, targets: list, batch_loss,
     batch_loss : ``batch_loss(model, batch (B, 3, H, W) tensor, targets) -> dict of scalar losses``,
         summed for the gradient
     clip_grad : clip the gradient's norm to this (DETR: 0.1), or None
+    progress : a tqdm bar; a string names it (default "training")
     evaluate : ``evaluate(model) -> dict``, called after each iteration listed in ``eval_at``
         (outside the training clock; the model is put back in training mode after it)
     Other parameters as :func:`train_ssd`.
@@ -265,7 +266,7 @@ def train_model(model: nn.Module, images: np.ndarray, targets: list, batch_loss,
     if progress:
         from tqdm.auto import tqdm
 
-        steps = tqdm(steps, desc="training", mininterval=2.0)
+        steps = tqdm(steps, desc=progress if isinstance(progress, str) else "training", mininterval=2.0)
     model.train()
     seconds = 0.0
     for it in steps:

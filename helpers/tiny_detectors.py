@@ -390,7 +390,8 @@ def train_arm(name: str, seed: int, train: tuple, val: tuple, classes, *, iterat
     arm = _arms()[name]
     eval_at = set(range(eval_every, iterations + 1, eval_every)) | {iterations}
     history = train_model(model, *train, arm["loss"], iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
-                          progress=progress, evaluate=lambda m: evaluate_arm(name, m, *val, classes), eval_at=eval_at,
+                          progress=f"{name}, seed {seed}" if progress else False,
+                          evaluate=lambda m: evaluate_arm(name, m, *val, classes), eval_at=eval_at,
                           **arm["train"])
     return model, history
 

@@ -54,7 +54,8 @@ def objects_per_class(dataset, num_classes: int) -> np.ndarray:
 
 
 def train_arm(label: str, model, train_set, val_set, *, iterations: int, time_budget_s: float | None,
-              seed: int = 0, device=None, progress: bool = True, **train_kwargs) -> dict:
+              seed: int = 0, device=None, progress: bool = True, curve_at_s: Sequence[float] = (),
+              curve_set=None, **train_kwargs) -> dict:
     """Train ``model`` on ``train_set`` under the budget, then score it on ``val_set`` (on the CPU).
 
     Parameters
@@ -64,6 +65,9 @@ def train_arm(label: str, model, train_set, val_set, *, iterations: int, time_bu
         seconds of training (``None``: iterations only)
     seed : data order and the model's sampling (see :func:`helpers.train.train_detector`); the
         model's initial weights are the caller's business (build it after ``torch.manual_seed``)
+    curve_at_s, curve_set : score ``curve_set`` (default ``val_set``; a fixed subset is cheaper)
+        each time the training time passes one of ``curve_at_s`` seconds, and at the end: the
+        accuracy-against-time curve of this one run (the scoring time is not training time)
     **train_kwargs : passed to :func:`helpers.train.train_detector` (``batch_size``, ``lr``,
         ``warmup``, ...)
 
@@ -71,7 +75,9 @@ def train_arm(label: str, model, train_set, val_set, *, iterations: int, time_bu
     -------
     dict: ``label``; ``model`` (eval mode, on the CPU); ``history``; ``iterations`` done;
     ``seconds`` of training; ``stopped_by``; ``val`` (the :func:`~helpers.detection.evaluate_detector`
-    result); ``AP50`` and ``AP`` (val mAP@0.5 and mAP@[.5:.95]); ``AP50_per_class``.
+    result); ``AP50`` and ``AP`` (val mAP@0.5 and mAP@[.5:.95]); ``AP50_per_class``; ``curve``:
+    ``{"iteration": [...], "seconds": [...], "AP50": [...], "AP": [...]}`` on ``curve_set`` (empty
+    lists without ``curve_at_s``).
     """
     from helpers import detection, train
 
@@ -79,14 +85,24 @@ def train_arm(label: str, model, train_set, val_set, *, iterations: int, time_bu
         raise ValueError(f"label must be a non-empty string, got {label!r}")
     if time_budget_s is not None:
         time_budget_s = real(time_budget_s, "time_budget_s", low=0, low_open=True)
+    curve = {"iteration": [], "seconds": [], "AP50": [], "AP": []}
+
+    def score(m, iteration, seconds):
+        found = detection.evaluate_detector(m, val_set if curve_set is None else curve_set)
+        for key, value in (("iteration", iteration), ("seconds", seconds), ("AP50", found["coco"]["AP50"]),
+                           ("AP", found["coco"]["AP"])):
+            curve[key].append(float(value))
+
     history = train.train_detector(model, train_set, iterations=iterations, time_budget_s=time_budget_s, seed=seed,
-                                   device=device, progress=progress, desc=label, **train_kwargs)
+                                   device=device, progress=progress, desc=label,
+                                   on_progress=score if curve_at_s else None, progress_at_s=curve_at_s,
+                                   **train_kwargs)
     model.to("cpu").eval()
     val = detection.evaluate_detector(model, val_set)
     return {"label": label, "model": model, "history": history, "iterations": len(history["iteration"]),
             "seconds": float(np.sum(history["seconds"])), "stopped_by": history["stopped_by"], "val": val,
             "AP50": float(val["coco"]["AP50"]), "AP": float(val["coco"]["AP"]),
-            "AP50_per_class": dict(val["AP50_per_class"])}
+            "AP50_per_class": dict(val["AP50_per_class"]), "curve": curve}
 
 
 def plot_per_class(per_class: Mapping[str, Mapping[int, float]], class_names: Mapping[int, str], *, ax=None,

@@ -6,6 +6,8 @@
   Initial weights: torchvision's COCO weights (needs the network; not for RetinaNet), a backbone
   checkpoint of our own (``"shapes"``, made offline by ``tools/pretrain_backbone.py``; all three),
   or random (``None``).
+* :func:`fit_anchors` - the ``build_detector`` arguments whose anchors reach the objects of a
+  training set at the input size used (:mod:`helpers.anchor_fit`; :func:`anchor_coverage` measures it).
 * :func:`predict` - batched inference, results as NumPy arrays.
 * :func:`detections_to_coco` - predictions -> the detections list ``helpers.metrics`` reads.
 * :func:`save_checkpoint` / :func:`load_checkpoint` - model (and optimiser) state with the build
@@ -240,8 +242,14 @@ def build_detector(name: str = "fasterrcnn_mobilenet_v3_large_320_fpn", num_clas
         256x7x7 RoI features, the costliest part of a CPU training step) by ``box_head_size``-wide
         ones, randomly initialised. ``None`` keeps torchvision's head.
     **kwargs
-        Passed to the torchvision model (e.g. Faster R-CNN's ``box_score_thresh``, RetinaNet's
-        and SSD's ``score_thresh`` and ``detections_per_img``).
+        Anchors (what :func:`fit_anchors` returns): ``fpn_levels`` (Faster R-CNN, RetinaNet:
+        ``"C4-C5"``, torchvision's MobileNetV3 pyramid at strides 32, 32, 64, the default, or
+        ``"C3-C5"``, strides 8, 16, 32, 64; with it only the backbone is loaded from a shapes
+        checkpoint, whose pyramid and RPN are C4-C5's), ``anchor_sizes`` (one tuple of sizes in
+        pixels per level, aspect ratios 0.5, 1, 2) and ``box_scales`` (SSDlite: 7 increasing
+        fractions of the image side, torchvision's ``DefaultBoxGenerator(scales=...)``).
+        Everything else is passed to the torchvision model (e.g. Faster R-CNN's
+        ``box_score_thresh``, RetinaNet's and SSD's ``score_thresh`` and ``detections_per_img``).
 
     Returns
     -------
@@ -312,10 +320,15 @@ _MOBILENET_ANCHOR_SIZES = ((32, 64, 128, 256, 512),) * 3
 _MOBILENET_ANCHOR_RATIOS = ((0.5, 1.0, 2.0),) * 3
 
 
-def _mobilenet_fpn(frozen_bn: bool, trainable_layers) -> nn.Module:
-    """MobileNetV3-Large + FPN (256 channels, 3 maps: C4, C5 and a max-pooled level), random weights,
-    laid out as torchvision's MobileNetV3 Faster R-CNN builds it (the backbone ``body`` holds
-    ``mobilenet_v3_large().features``, the pyramid is ``fpn``).
+def _mobilenet_fpn(frozen_bn: bool, trainable_layers, levels: str = "C4-C5") -> nn.Module:
+    """MobileNetV3-Large + FPN (256 channels), random weights.
+
+    ``levels="C4-C5"``: laid out as torchvision's MobileNetV3 Faster R-CNN builds it (3 maps: the
+    outputs of blocks 13 and 16, both at stride 32, and a max-pooled level at 64; the backbone
+    ``body`` holds ``mobilenet_v3_large().features``, the pyramid is ``fpn``). ``"C3-C5"``: the
+    pyramid of the FPN and RetinaNet papers, on the last block of each stage: C3 (block 6,
+    stride 8), C4 (block 12, stride 16), C5 (block 16, stride 32), and a max-pooled level at 64,
+    so objects of 16-128 px each have a level whose stride suits them.
 
     ``frozen_bn``: the layout of a pretrained build (FrozenBatchNorm2d, only the top
     ``trainable_layers`` of 6 backbone stages train, default 3); otherwise BatchNorm trains and so
@@ -324,12 +337,44 @@ def _mobilenet_fpn(frozen_bn: bool, trainable_layers) -> nn.Module:
     norm_layer = misc_nn_ops.FrozenBatchNorm2d if frozen_bn else nn.BatchNorm2d
     backbone = torchvision.models.mobilenet_v3_large(weights=None, norm_layer=norm_layer)
     layers = (3 if trainable_layers is None else trainable_layers) if frozen_bn else 6
-    return _mobilenet_extractor(backbone, True, layers)
+    if levels == "C4-C5":
+        return _mobilenet_extractor(backbone, True, layers)
+    if levels != "C3-C5":
+        raise ValueError(f"fpn_levels must be 'C4-C5' (torchvision's) or 'C3-C5', got {levels!r}")
+    from torchvision.models.detection.backbone_utils import BackboneWithFPN
+    from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+    features = backbone.features
+    stage_starts = [0] + [i for i, b in enumerate(features) if getattr(b, "_is_cn", False)] + [len(features) - 1]
+    freeze_before = len(features) if layers == 0 else stage_starts[len(stage_starts) - layers]
+    for block in features[:freeze_before]:
+        block.requires_grad_(False)
+    return BackboneWithFPN(features, {"6": "0", "12": "1", "16": "2"}, [40, 112, 960], 256,
+                           extra_blocks=LastLevelMaxPool())
 
 
-def _mobilenet_anchors() -> AnchorGenerator:
-    """Anchors per FPN level: sizes 32..512 px x aspect ratios 0.5, 1, 2 (15 per location)."""
-    return AnchorGenerator(_MOBILENET_ANCHOR_SIZES, _MOBILENET_ANCHOR_RATIOS)
+def _mobilenet_anchors(sizes=None) -> AnchorGenerator:
+    """Anchors per FPN level x aspect ratios 0.5, 1, 2. Default: torchvision's MobileNetV3 sizes
+    32..512 px on each of the 3 levels (15 per location); ``sizes``: one tuple per level."""
+    if sizes is None:
+        return AnchorGenerator(_MOBILENET_ANCHOR_SIZES, _MOBILENET_ANCHOR_RATIOS)
+    sizes = tuple(tuple(float(v) for v in level) for level in sizes)
+    return AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
+
+
+def _pyramid_options(kwargs: dict) -> tuple[str, tuple | None]:
+    """Pop ``fpn_levels`` and ``anchor_sizes`` from a build's keyword arguments and check them."""
+    levels = kwargs.pop("fpn_levels", "C4-C5")
+    sizes = kwargs.pop("anchor_sizes", None)
+    if sizes is not None:
+        expected = 4 if levels == "C3-C5" else 3
+        ok = (isinstance(sizes, (list, tuple)) and len(sizes) == expected
+              and all(isinstance(lv, (list, tuple)) and lv and all(float(v) > 0 for v in lv) for lv in sizes)
+              and len({len(lv) for lv in sizes}) == 1)
+        if not ok:
+            raise ValueError(f"anchor_sizes must be {expected} tuples (one per FPN level of {levels}) of the same "
+                             f"number of positive sizes in pixels, got {sizes!r}")
+    return levels, sizes
 
 
 def _faster_rcnn_layout(name, num_classes, frozen_bn, trainable_layers, image_size, kwargs) -> FasterRCNN:
@@ -338,9 +383,11 @@ def _faster_rcnn_layout(name, num_classes, frozen_bn, trainable_layers, image_si
     settings = {"min_size": image_size, "max_size": 2 * image_size, **_FRCNN_FAST_TRAIN}
     if name.endswith("_320_fpn"):  # torchvision's mobile defaults: few proposals at test time
         settings.update({"rpn_pre_nms_top_n_test": 150, "rpn_post_nms_top_n_test": 150, "rpn_score_thresh": 0.05})
+    kwargs = dict(kwargs)
+    levels, sizes = _pyramid_options(kwargs)
     settings.update(kwargs)
-    return FasterRCNN(_mobilenet_fpn(frozen_bn, trainable_layers), num_classes + 1,
-                      rpn_anchor_generator=_mobilenet_anchors(), **settings)
+    return FasterRCNN(_mobilenet_fpn(frozen_bn, trainable_layers, levels), num_classes + 1,
+                      rpn_anchor_generator=_mobilenet_anchors(sizes), **settings)
 
 
 def _load_pretrained_parts(model: nn.Module, weights, parts_wanted: Sequence[str]) -> None:
@@ -369,8 +416,8 @@ def _build_faster_rcnn(name, num_classes, weights, trainable_layers, image_size,
         assert all(k.startswith("roi_heads.box_predictor.") for k in missing), missing
         model.roi_heads.box_predictor = faster_rcnn.FastRCNNPredictor(
             model.roi_heads.box_predictor.cls_score.in_features, num_classes + 1)
-    elif weights is not None:
-        _load_pretrained_parts(model, weights, ("fpn", "rpn"))
+    elif weights is not None:  # a C3-C5 pyramid (and its RPN) does not fit the checkpoint's: backbone only
+        _load_pretrained_parts(model, weights, ("fpn", "rpn") if _levels(kwargs) == "C4-C5" else ())
     return model
 
 
@@ -398,8 +445,10 @@ def _retinanet_layout(num_classes, frozen_bn, trainable_layers, image_size, kwar
     (:func:`_mobilenet_fpn`) and anchors (:func:`_mobilenet_anchors`): torchvision's
     :class:`RetinaNetHead` (4 conv layers per branch, focal loss) for ``num_classes + 1`` columns
     over the 15 anchors per location of each of the 3 FPN levels."""
-    anchors = _mobilenet_anchors()
-    backbone = _mobilenet_fpn(frozen_bn, trainable_layers)
+    kwargs = dict(kwargs)
+    levels, sizes = _pyramid_options(kwargs)
+    anchors = _mobilenet_anchors(sizes)
+    backbone = _mobilenet_fpn(frozen_bn, trainable_layers, levels)
     head = RetinaNetHead(backbone.out_channels, anchors.num_anchors_per_location()[0], num_classes + 1)
     settings = {"min_size": image_size, "max_size": 2 * image_size, **kwargs}
     return _ForegroundRetinaNet(backbone, num_classes + 1, anchor_generator=anchors, head=head, **settings)
@@ -408,8 +457,12 @@ def _retinanet_layout(num_classes, frozen_bn, trainable_layers, image_size, kwar
 def _build_retinanet(num_classes, weights, trainable_layers, image_size, kwargs) -> RetinaNet:
     model = _retinanet_layout(num_classes, weights is not None, trainable_layers, image_size, kwargs)
     if weights is not None:  # "coco" was refused by build_detector; the RPN has no place in RetinaNet
-        _load_pretrained_parts(model, weights, ("fpn",))
+        _load_pretrained_parts(model, weights, ("fpn",) if _levels(kwargs) == "C4-C5" else ())
     return model
+
+
+def _levels(kwargs: dict) -> str:
+    return kwargs.get("fpn_levels", "C4-C5")
 
 
 def _resize_box_head(model: FasterRCNN, size: int | None, num_classes: int) -> None:
@@ -449,7 +502,6 @@ def _ssdlite_layout(num_classes, start, trainable_layers, image_size, kwargs, lo
     from functools import partial
 
     from torchvision.models.detection import _utils as det_utils
-    from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
     from torchvision.models.detection.ssdlite import SSDLiteHead, _normal_init
     from torchvision.models.detection.ssdlite import _mobilenet_extractor as _ssdlite_extractor
 
@@ -463,7 +515,15 @@ def _ssdlite_layout(num_classes, start, trainable_layers, image_size, kwargs, lo
     layers = 6 if start is None or trainable_layers is None else trainable_layers
     backbone = _ssdlite_extractor(backbone, layers, norm_layer)
     size = (image_size, image_size)
-    anchor_generator = DefaultBoxGenerator([[2, 3] for _ in range(6)], min_ratio=0.2, max_ratio=0.95)
+    kwargs = dict(kwargs)
+    scales = kwargs.pop("box_scales", None)
+    if scales is not None:
+        if not (isinstance(scales, (list, tuple)) and len(scales) == 7 and all(0 < float(v) <= 1 for v in scales)
+                and list(scales) == sorted(scales)):
+            raise ValueError(f"box_scales must be 7 increasing fractions of the image side in (0, 1] (one per "
+                             f"SSDlite map and a last one for the extra box), got {scales!r}")
+        scales = [float(v) for v in scales]
+    anchor_generator = _ssdlite_boxes(scales)
     out_channels = det_utils.retrieve_out_channels(backbone, size)
     num_anchors = anchor_generator.num_anchors_per_location()
     mean, std = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]) if own else ([0.5] * 3, [0.5] * 3)
@@ -471,6 +531,15 @@ def _ssdlite_layout(num_classes, start, trainable_layers, image_size, kwargs, lo
                 "image_mean": mean, "image_std": std}  # torchvision's defaults, but for the normalisation
     return SSD(backbone, anchor_generator, size, num_classes + 1,
                head=SSDLiteHead(out_channels, num_anchors, num_classes + 1, norm_layer), **{**defaults, **kwargs})
+
+
+def _ssdlite_boxes(scales=None):
+    """SSDlite's default boxes: torchvision's (scales 0.2 .. 0.95 of the image side, linearly spaced
+    over the 6 maps) or ``scales`` (7 fractions), aspect ratios 2 and 3 on every map."""
+    from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
+
+    scales = None if scales is None else [float(v) for v in scales]
+    return DefaultBoxGenerator([[2, 3] for _ in range(6)], min_ratio=0.2, max_ratio=0.95, scales=scales)
 
 
 def _ssdlite_start(weights) -> str | None:
@@ -794,7 +863,8 @@ def evaluate_detector(model: nn.Module, dataset, *, batch_size: int = 8, progres
     Parameters
     ----------
     dataset : ``helpers.data.VOCDetectionDataset`` without augmentation (anything indexable as
-        ``(image, target)`` with ``records`` holding ``boxes``/``labels``/``width``/``height``)
+        ``(image, target)`` with ``records`` holding ``boxes``/``labels``/``width``/``height``),
+        or a ``torch.utils.data.Subset`` of one (e.g. a fixed part of val, cheaper to score often)
 
     Returns
     -------
@@ -803,8 +873,16 @@ def evaluate_detector(model: nn.Module, dataset, *, batch_size: int = 8, progres
     """
     images = [dataset[i][0] for i in range(len(dataset))]
     preds = predict(model, images, batch_size=batch_size, progress=progress)
+    if isinstance(dataset, torch.utils.data.Subset):
+        records, classes = [dataset.dataset.records[i] for i in dataset.indices], getattr(dataset.dataset, "classes", None)
+    else:
+        records, classes = dataset.records, getattr(dataset, "classes", None)
     gts = [{"boxes": np.asarray(r["boxes"], dtype=np.float32).reshape(-1, 4), "labels": np.asarray(r["labels"], dtype=np.int64)}
-           for r in dataset.records]
-    classes = getattr(dataset, "classes", None) or [str(k) for k in range(1, model.build_recipe["num_classes"] + 1)]
-    out = evaluate_predictions(preds, gts, classes, sizes=[(r["width"], r["height"]) for r in dataset.records])
+           for r in records]
+    classes = classes or [str(k) for k in range(1, model.build_recipe["num_classes"] + 1)]
+    out = evaluate_predictions(preds, gts, classes, sizes=[(r["width"], r["height"]) for r in records])
     return {"predictions": preds, "ground_truth": gts, **out}
+
+
+# Anchors fitted to a dataset (helpers.anchor_fit): build_detector(name, **fit_anchors(name, train_set, size)).
+from helpers.anchor_fit import anchor_coverage, fit_anchors  # noqa: E402, F401

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from helpers.env import check_torch_import_order
@@ -86,7 +86,8 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
                    optimizer: str = "sgd", weight_decay: float = 1e-4, warmup: int = 100,
                    clip_grad_norm: float | None = 10.0, device=None, amp: bool | None = None,
                    checkpoint=None, checkpoint_every: int = 200, resume: bool = True, seed: int = 0,
-                   time_budget_s: float | None = None, progress: bool = True, desc: str = "training") -> dict:
+                   time_budget_s: float | None = None, progress: bool = True, desc: str = "training",
+                   on_progress=None, progress_at_s: Sequence[float] = ()) -> dict:
     """Train ``model`` (a torchvision detector in train mode) for ``iterations`` batches.
 
     Parameters
@@ -107,7 +108,12 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
     time_budget_s : optional wall-clock budget in seconds: training stops when it is spent. The
         warm-up still lasts ``warmup`` iterations; the cosine decay then runs on whichever is
         further along, iterations or the budget left after the warm-up, so it ends at the budget
-        (a fair "N minutes of training" comparison). Time spent before a resume counts.
+        (a fair "N minutes of training" comparison). Time spent before a resume counts. The
+        progress bar then counts seconds of training against the budget, so it ends at 100 %.
+    on_progress, progress_at_s : ``on_progress(model, iteration, seconds)`` is called once the
+        training time passes each of ``progress_at_s`` (and at the end), e.g. to score val for a
+        curve of accuracy against time; the model is in eval mode during the call and the time
+        the call takes is not training time.
 
     Returns
     -------
@@ -139,22 +145,14 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
         history, start = _resume_state(ckpt, checkpoint, iterations)
     history.update({"device": str(device), "amp": amp, "resumed_from": start, "warmup": warmup})
 
-    steps = range(start, iterations)
-    if progress:
-        from tqdm.auto import tqdm
-
-        # mininterval and refresh=False below: a refresh per second, not one per iteration (a
-        # notebook keeps every text refresh as output)
-        steps = tqdm(steps, desc=desc, initial=start, total=iterations, unit="it", mininterval=1.0)
     batches = _batches(len(dataset), batch_size, seed, start)
     spent = float(np.sum(history["seconds"]))  # time already spent before a resume
+    bar = _progress_bar(progress, desc, start, iterations, spent, time_budget_s)
+    marks = sorted(float(t) for t in progress_at_s if float(t) > spent)
     history["stopped_by"] = "iterations"
-    for it in steps:
+    for it in range(start, iterations):
         if time_budget_s is not None and spent >= time_budget_s:
             history["stopped_by"] = "time budget"
-            if progress:  # the bar ends short of its total by design: say so on its last line
-                why = f"stopped: time budget of {time_budget_s:g} s reached"
-                steps.set_postfix_str(f"{steps.postfix}, {why}" if steps.postfix else why)
             break
         # the warm-up runs on iterations; the decay on iterations or on the share of the time budget
         # left after the warm-up, whichever is further along (so it ends with the budget)
@@ -190,17 +188,49 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
             history.setdefault(k, []).append(float(v.detach()))
         history["seconds"].append(time.perf_counter() - tic)
         spent += history["seconds"][-1]
-        if progress:
-            steps.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}", lr=f"{history['lr'][-1]:.4f}",
-                              refresh=False)
+        if bar is not None:
+            bar.update(history["seconds"][-1] if time_budget_s is not None else 1)
+            bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}", lr=f"{history['lr'][-1]:.4f}", refresh=False)
         if checkpoint is not None and (it + 1) % checkpoint_every == 0:
             save_checkpoint(checkpoint, model, opt, iteration=it + 1, history=history)
-    if progress:
-        steps.close()
+        if on_progress is not None and marks and spent >= marks[0]:
+            while marks and spent >= marks[0]:
+                marks.pop(0)
+            _call_progress(on_progress, model, it + 1, spent, device)
+    if on_progress is not None and history["iteration"]:
+        _call_progress(on_progress, model, history["iteration"][-1], spent, device)
+    if bar is not None:  # a finished bar reads complete: the budget's seconds, or the iterations
+        bar.n = bar.total
+        bar.set_postfix_str(f"{len(history['iteration'])} iterations, {spent:.0f} s, stopped by "
+                            f"{history['stopped_by']}", refresh=False)
+        bar.close()
     if checkpoint is not None and history["iteration"]:
         save_checkpoint(checkpoint, model, opt, iteration=history["iteration"][-1], history=history)
     model.eval()
     return history
+
+
+def _progress_bar(progress: bool, desc: str, start: int, iterations: int, spent: float, budget):
+    """A tqdm bar counting seconds of the time budget (or iterations without one); ``None`` when off."""
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    # mininterval and refresh=False: a refresh per second, not one per iteration (a notebook keeps
+    # every text refresh as output)
+    if budget is not None:
+        return tqdm(desc=desc, total=float(budget), initial=min(spent, budget), unit="s", mininterval=1.0,
+                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}{postfix}]")
+    return tqdm(desc=desc, total=iterations, initial=start, unit="it", mininterval=1.0)
+
+
+def _call_progress(on_progress, model, iteration: int, spent: float, device) -> None:
+    """Call ``on_progress`` with the model in eval mode, then put it back in train mode on ``device``."""
+    model.eval()
+    try:
+        on_progress(model, iteration, spent)
+    finally:
+        model.to(device).train()
 
 
 def _resume_state(ckpt: dict, path, iterations: int) -> tuple[dict, int]:

@@ -94,22 +94,27 @@ class VOCDetectionDataset(torch.utils.data.Dataset):
         return f"VOCDetectionDataset(root={str(self.root)!r}, split={self.split!r}, images={len(self)}, classes={len(self.classes)})"
 
 
-def train_transforms(scale_range=(0.75, 1.25), hflip: float = 0.5, color_jitter: float = 0.3, hue: float = 0.0):
+def train_transforms(scale_range=(0.7, 1.3), hflip: float = 0.5, color_jitter: float = 0.3, hue: float = 0.0):
     """Box-aware training augmentation (``torchvision.transforms.v2``).
 
     Random horizontal flip (``hflip`` probability; note it mirrors the "R" of ``robin_symbol``,
-    a letter no artist draws mirrored, so set ``hflip=0`` if that matters to you), a scale jitter
-    of the whole image by a factor in ``scale_range``, brightness/contrast/saturation jitter of
+    a letter no artist draws mirrored, so set ``hflip=0`` if that matters to you), a zoom by a
+    random factor in ``scale_range`` that keeps the image's size (:class:`RandomZoom`: zoom out
+    onto a grey canvas, or crop and enlarge), brightness/contrast/saturation jitter of
     ``+-color_jitter``, a hue shift of ``+-hue`` (off by default: colour is what tells the
     Joker's green hair from a clown's, and it triples the cost), then ``ClampBoundingBoxes`` and
     ``SanitizeBoundingBoxes`` (drops boxes that became degenerate, with their labels).
     Pass ``None``/0 to switch a step off. The result is callable as ``t(image, target)``.
+
+    Why a zoom and not a resize: every detector here resizes its input to a fixed size
+    (``image_size``), so resizing the whole image first changes nothing the model sees; a zoom
+    changes the size of the objects *relative to the image*, which survives the model's resize.
     """
     steps = []
     if hflip > 0:
         steps.append(v2.RandomHorizontalFlip(p=hflip))
     if scale_range is not None:
-        steps.append(_RandomRescale(scale_range))
+        steps.append(RandomZoom(scale_range))
     if color_jitter > 0:
         steps.append(v2.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter, hue=hue or None))
     steps.append(v2.ClampBoundingBoxes())
@@ -117,23 +122,61 @@ def train_transforms(scale_range=(0.75, 1.25), hflip: float = 0.5, color_jitter:
     return v2.Compose(steps)
 
 
-class _RandomRescale(v2.Transform):
-    """Resize the whole sample by one random factor in ``scale_range`` (boxes follow)."""
+class RandomZoom(v2.Transform):
+    """Scale the content by a random factor ``s`` in ``scale_range``, keeping the image's size.
 
-    def __init__(self, scale_range):
+    ``s < 1`` zooms out: the image shrinks by ``s`` and is pasted at a random place on a grey
+    canvas of the original size (SSD's "zoom out"). ``s > 1`` zooms in: a random window of
+    ``1/s`` of each side is cropped and enlarged to the original size (boxes are clipped to it;
+    a box left with under half its area is dropped: SanitizeBoundingBoxes after
+    ``train_transforms``' clamp removes the degenerate ones, and this transform shrinks boxes
+    mostly outside the window to nothing). Objects' sizes relative to the image change by ``s``,
+    which a detector's own fixed-size resize keeps.
+    """
+
+    def __init__(self, scale_range=(0.7, 1.3), fill: int = 124):
         super().__init__()
         lo, hi = scale_range
         if not 0 < lo <= hi:
             raise ValueError(f"scale_range must be (lo, hi) with 0 < lo <= hi, got {scale_range}")
         self.scale_range = (float(lo), float(hi))
+        self.fill = int(fill)
 
     def make_params(self, flat_inputs):
         height, width = v2.query_size(flat_inputs)
         s = float(torch.empty(1).uniform_(*self.scale_range))
-        return {"size": [max(1, round(height * s)), max(1, round(width * s))]}
+        if s <= 1:
+            h, w = max(1, round(height * s)), max(1, round(width * s))
+            top, left = int(torch.randint(0, height - h + 1, ())), int(torch.randint(0, width - w + 1, ()))
+            return {"s": s, "size": [h, w], "pad": [left, top, width - w - left, height - h - top]}
+        h, w = max(1, round(height / s)), max(1, round(width / s))
+        top, left = int(torch.randint(0, height - h + 1, ())), int(torch.randint(0, width - w + 1, ()))
+        return {"s": s, "crop": (top, left, h, w), "out": [height, width]}
 
     def transform(self, inpt, params):
-        return self._call_kernel(v2.functional.resize, inpt, size=params["size"], antialias=True)
+        if "pad" in params:
+            out = self._call_kernel(v2.functional.resize, inpt, size=params["size"], antialias=True)
+            return self._call_kernel(v2.functional.pad, out, padding=params["pad"], fill=self.fill)
+        top, left, h, w = params["crop"]
+        if isinstance(inpt, tv_tensors.BoundingBoxes):
+            inpt = _drop_mostly_outside(inpt, top, left, h, w)
+        return self._call_kernel(v2.functional.resized_crop, inpt, top=top, left=left, height=h, width=w,
+                                 size=params["out"], antialias=True)
+
+
+def _drop_mostly_outside(boxes, top: int, left: int, h: int, w: int):
+    """Boxes (xyxy) with under half their area inside the window collapse to a point (which
+    SanitizeBoundingBoxes then removes with its label)."""
+    b = boxes.as_subclass(torch.Tensor)
+    ix = (b[:, 2].clamp(max=left + w) - b[:, 0].clamp(min=left)).clamp(min=0)
+    iy = (b[:, 3].clamp(max=top + h) - b[:, 1].clamp(min=top)).clamp(min=0)
+    area = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).clamp(min=1e-9)
+    gone = ix * iy < 0.5 * area
+    if not bool(gone.any()):
+        return boxes
+    b = b.clone()
+    b[gone] = b[gone][:, :2].repeat(1, 2)
+    return tv_tensors.wrap(b, like=boxes)
 
 
 def collate_fn(batch):

@@ -88,7 +88,7 @@ class Audit:
             labels += [self.classes.index(n) for n in r["names"]]
         return np.concatenate(wh).reshape(-1, 2) if wh else np.zeros((0, 2)), np.asarray(labels, dtype=int)
 
-    def report(self, width: int = 116) -> str:
+    def report(self, width: int = 100) -> str:
         """The audit as text: what is there, then every problem, per file (lines <= ``width``)."""
         recs = self.records
         head = [f"Audit of {self.root.name}/: {self.image_files} image files, {self.xml_files} annotation files"]
@@ -132,8 +132,8 @@ class Audit:
         from helpers.viz import bar_chart, class_color
 
         if fig is None:
-            fig = plt.figure(figsize=(11, 4.2))
-        ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.1]})
+            fig = plt.figure(figsize=(12, 4.4))
+        ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
         bar_chart(self.counts, ax=ax1, title="objects per class (usable images)", fmt="{:.0f}")
         ax1.tick_params(axis="x", labelrotation=25)
         for t in ax1.get_xticklabels():
@@ -150,7 +150,7 @@ class Audit:
         ax2.set_xlabel(f"box width at the {self.image_size} px input (px)")
         ax2.set_ylabel("box height (px)")
         ax2.set_title("box sizes the detector will see")
-        ax2.legend(fontsize=9, loc="upper left", ncol=2, frameon=False)
+        ax2.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         fig.tight_layout()
         return fig
 

@@ -225,7 +225,8 @@ def _version(name: str) -> str | None:
 
 
 def describe_environment(framework: str | None = None, check_network: bool = True) -> str:
-    """One line for a notebook's first cell: Python, framework versions, GPU, network, mode.
+    """Two lines for a notebook's first cell: Python and framework versions; GPU, network, platform,
+    mode (each line within the 120 characters a notebook output line may take).
 
     Framework versions are read from package metadata, so this imports no framework; the GPU
     is asked of ``framework`` (see :func:`has_gpu`; pass ``"tensorflow"`` in a TF-only notebook).
@@ -235,12 +236,13 @@ def describe_environment(framework: str | None = None, check_network: bool = Tru
         v = _version(dist)
         if v is not None:
             parts.append(f"{label} {v}")
+    versions, parts = " | ".join(parts), []
     parts.append("GPU: yes" if has_gpu(framework) else "GPU: no (CPU only)")
     if check_network:
         forced = forced_network()
         if forced is not None:
             flag = "COURSE_ONLINE" if forced == "online" else "COURSE_OFFLINE"
-            parts.append(f"network: {forced} (forced by {flag}=1, not probed)")
+            parts.append(f"network: {forced} ({flag}=1, not probed)")
         else:
             parts.append("network: online" if is_online() else "network: offline")
     if in_colab():  # the Colab rehearsal's stand-in google.colab says so (tools/colab_rehearsal.py)
@@ -249,4 +251,4 @@ def describe_environment(framework: str | None = None, check_network: bool = Tru
     else:
         parts.append(f"platform: {platform.system()}")
     parts.append("mode: fast (COURSE_FAST=1)" if fast_mode() else "mode: full")
-    return " | ".join(parts)
+    return versions + "\n" + " | ".join(parts)

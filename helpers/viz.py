@@ -411,9 +411,12 @@ def photo_grid(n: int, *, ncols: int | None = None, aspect: float = 1.0, min_px:
     nrows = -(-n // ncols)
     panel_in = min(width_px / ncols, 1.6 * min_px) / FIGURE_DPI
     title_in = title_lines * 0.25
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_in * ncols, nrows * (panel_in * aspect + title_in)),
-                             squeeze=False, layout="constrained")
-    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.0, hspace=0.0)
+    photo_h = panel_in * aspect
+    height = nrows * (photo_h + title_in)
+    # margins set by hand, no layout engine: a later plt.tight_layout() then warns about nothing
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_in * ncols, height), squeeze=False)
+    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.005, top=1 - title_in / height, wspace=0.03,
+                        hspace=title_in / photo_h)
     axes = axes.ravel()
     for extra in axes[n:]:
         extra.remove()

@@ -1,8 +1,13 @@
 """The committed notebooks' outputs are clean and light, and tools/run_notebooks.py makes them so.
 
-Rules (DESIGN.md, Notebook conventions): every notebook <= 1 MB, no image output > 200 KB, no
-absolute local path, no framework C++ log line or warning a learner cannot act on, a progress
-bar leaves one final line (and one that stops early by design says why).
+Rules (DESIGN.md, Notebook conventions; ``tools/clean_outputs.RULES``): every notebook <= 1 MB, no
+image output > 200 KB, no absolute local path, no framework C++ log line or warning a learner
+cannot act on, a progress bar leaves one final line and it reads 100 % (a loop stopped early closes
+its bar with ``helpers.progress.stop_bar``), no output line over 120 characters, no bare
+True/False under an exercise cell, and the figure rules readable from the source (the set-up cell
+calls ``helpers.viz.use_course_style()``; no font under 9 pt, no dpi override, no figure wider
+than 8.8 in). Figures themselves are checked as they are shown (``tools/run_notebooks.py``
+reports them) and by rendering the notebook and looking.
 """
 
 import sys
@@ -16,15 +21,42 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import clean_outputs as co  # noqa: E402
 
+#: Every notebook of the course, those still being written included as soon as they exist.
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
+#: Rules added by issue 22 (the learner's face). A committed notebook meets them once its owner has
+#: re-executed it under them; until then a notebook named in NOT_YET_REEXECUTED reports its
+#: violations of these rules as an expected failure (xfail, listed by ``pytest -ra``) instead of
+#: failing. The list is the lead's to empty: a notebook leaves it when it passes.
+NEW_RULES = ("progress bars", "line length", "exercise echo", "figure style")
+NOT_YET_REEXECUTED = {
+    "01_loss_functions.ipynb",
+    "02_iou_nms_map.ipynb",
+    "03_rcnn_to_retinanet.ipynb",
+    "04_tfhub_ssd_vs_faster_rcnn.ipynb",
+    "05_batman_detector.ipynb",
+}
 
+
+def _read(path):
+    return nbformat.read(path, as_version=4), path.stat().st_size
+
+
+@pytest.mark.parametrize("rule", co.RULES)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_committed_notebook_outputs_are_clean(path):
-    nb = nbformat.read(path, as_version=4)
-    found = co.problems(nb, size=path.stat().st_size)
-    assert not found, (f"{path.name} (re-execute it with tools/run_notebooks.py, which cleans and checks):\n  "
-                       + "\n  ".join(found))
+def test_committed_notebook_meets_rule(path, rule):
+    nb, size = _read(path)
+    found = co.problems_by_rule(nb, size=size)[rule]
+    if found and rule in NEW_RULES and path.name in NOT_YET_REEXECUTED:
+        pytest.xfail(f"{path.name} not yet re-executed under the rule {rule!r} ({len(found)} problems, e.g. "
+                     f"{found[0][:150]})")
+    assert not found, (f"{path.name} breaks the rule {rule!r} (fix the cell, then re-execute with "
+                       "tools/run_notebooks.py, which cleans and checks):\n  " + "\n  ".join(found))
+
+
+def test_the_gate_names_only_existing_notebooks():
+    names = {p.name for p in NOTEBOOKS}
+    assert NOT_YET_REEXECUTED <= names, NOT_YET_REEXECUTED - names
 
 
 # ------------------------------------------------------------------ helpers
@@ -108,12 +140,22 @@ def test_widget_bar_closed_without_leave_disappears_and_other_widgets_keep_their
     assert [o.data["text/plain"] for o in nb.cells[0].outputs] == ["IntSlider(value=3)"]
 
 
-def test_partial_widget_bar_keeps_its_reason():
+def test_partial_widget_bar_is_rejected_even_with_a_reason():
     state = bar_widget_state("m", "budget:  56%", 2227, 4000,
                              " 2227/4000 [18:00&lt;14:24, 2.05it/s, loss=0.590, stopped: time budget of 1080 s reached]")
     nb = notebook(widget_output("m", "0%"), metadata={"widgets": {co.WIDGET_STATE: {"state": state}}})
     co.clean(nb)
     assert nb.cells[0].outputs[0].data["text/plain"].startswith("budget:  56%|█████     | 2227/4000 [18:00<14:24")
+    assert any("short of 100 %" in p for p in co.problems(nb))
+
+
+def test_stopped_widget_bar_at_100_percent_keeps_its_reason():
+    state = bar_widget_state("m", "budget: 100%", 2227, 2227,
+                             " 2227/2227 [18:00&lt;00:00, 2.05it/s, loss=0.590, stopped: time budget of 1080 s reached]")
+    nb = notebook(widget_output("m", "0%"), metadata={"widgets": {co.WIDGET_STATE: {"state": state}}})
+    co.clean(nb)
+    assert "2227/2227" in nb.cells[0].outputs[0].data["text/plain"]
+    assert "stopped: time budget of 1080 s reached" in nb.cells[0].outputs[0].data["text/plain"]
     assert co.problems(nb) == []
 
 
@@ -134,13 +176,54 @@ def test_clean_output_has_no_problems():
     ("E0000 00:00:1.2   1 cuda_platform.cc:52] failed call to cuInit: INTERNAL\n", "framework log"),
     ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n", "framework log"),
     ("auto.py:21: TqdmWarning: IProgress not found. Please update jupyter and ipywidgets.\n", "framework log"),
-    ("train: 40%|####      | 2/5 [00:00<00:00, 11.62it/s]\n", "without saying why"),
+    ("train: 40%|####      | 2/5 [00:00<00:00, 11.62it/s]\n", "short of 100 %"),
+    ("t: 10%|#         | 306/3000 [01:50<16:01, stopped: time budget of 110 s reached]\n", "short of 100 %"),
+    ("x" * 121 + "\n", "output line of 121 characters"),
     ("a: 10%|#         | 1/10 [00:00<?]\na: 100%|##########| 10/10 [00:01<00:00]\n", "states of one progress bar"),
     ("a: 10%|#         | 1/10 [00:00<?]\ra: 100%|##########| 10/10 [00:01<00:00]\n", "carriage returns"),
 ])
 def test_each_rule_is_enforced(text, what):
     found = co.problems(notebook(stderr(text)))
     assert any(what in p for p in found), found
+
+
+def test_long_lines_count_where_a_learner_reads_them():
+    wide = "y" * 130
+    assert co.problems(notebook(stdout("x" * 120 + "\n"))) == []
+    result = new_output("execute_result", data={"text/plain": wide}, execution_count=1)
+    assert any("130 characters" in p for p in co.problems(notebook(result)))
+    html = new_output("display_data", data={"text/plain": wide, "text/html": "<table></table>"})
+    assert co.problems(notebook(html)) == []  # the front end shows the HTML, not the text fallback
+
+
+def test_exercise_cells_do_not_echo_true_or_false():
+    def exercise(source, *outputs):
+        cell = new_code_cell(source)
+        cell.outputs = list(outputs)
+        return new_notebook(cells=[cell])
+
+    message = stdout("box_iou: not attempted yet\n")
+    echo = new_output("execute_result", data={"text/plain": "False"}, execution_count=1)
+    found = co.problems(exercise('check("box_iou", my_box_iou)', message, echo))
+    assert any("bare False" in p for p in found), found
+    assert co.problems(exercise('check("box_iou", my_box_iou);', message)) == []
+    assert co.problems(exercise("1 > 0", echo)) == []  # not an exercise cell: a comparison may show False
+
+
+def test_figure_rules_readable_from_the_source():
+    def nb_of(*sources):
+        return new_notebook(cells=[new_code_cell(s) for s in sources])
+
+    good = nb_of("from helpers.viz import use_course_style\nuse_course_style()",
+                 "fig, ax = plt.subplots(figsize=(8, 3))\nax.legend(fontsize=10)")
+    assert co.figure_style_problems(good) == []
+    bad = nb_of('plt.rcParams["figure.dpi"] = 72',
+                "fig, axes = plt.subplots(1, 5, figsize=(17, 3.4))\ndraw_boxes(im, b, ax=ax, fontsize=6)")
+    found = co.figure_style_problems(bad)
+    assert any("use_course_style" in p for p in found)
+    assert any("overrides the figure dpi" in p for p in found)
+    assert any("figsize 17 in wide" in p for p in found)
+    assert any("font size 6 pt" in p for p in found)
 
 
 def test_size_and_image_limits():
@@ -171,18 +254,21 @@ def test_run_notebooks_executes_cleans_and_checks(tmp_path):
             "os.write(2, b'I0000 00:00:1.5   1 port.cc:153] a C++ log line\\n')\n"
             "for _ in tqdm(range(30), desc='work'):\n    pass\n"
             "bar = tqdm(total=10, desc='budgeted')\nbar.update(4)\n"
-            "bar.set_postfix_str('stopped: time budget reached')\nbar.close()\nprint('done')")
+            "from helpers.progress import stop_bar\nstop_bar(bar, 'time budget reached')\nprint('done')")
+    figure = ("import matplotlib.pyplot as plt\nfrom helpers.viz import use_course_style\nuse_course_style()\n"
+              "fig, ax = plt.subplots(figsize=(4, 3))\nax.set_title('too small', fontsize=5);")
     path = tmp_path / "nb.ipynb"
-    nb = new_notebook(cells=[new_code_cell(code)])
+    nb = new_notebook(cells=[new_code_cell(code), new_code_cell(figure)])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
-    _, found = run_notebooks.run(path, fast=True, timeout=120)
-    assert found == []
+    _, found, figures = run_notebooks.run(path, fast=True, timeout=120)
+    assert [p for p in found if "font size 5" not in p] == []  # the figure-style rule reads the source
+    assert len(figures) == 1 and figures[0].startswith("cell 1 (In[2]): 1 text(s)") and "px high" in figures[0]
     out = nbformat.read(path, as_version=4)
     text = "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") + "\n" for o in out.cells[0].outputs)
     assert "C++ log line" not in text
     assert "work: 100%" in text and "30/30" in text
-    assert "budgeted:  40%" in text and "stopped: time budget reached" in text
+    assert "budgeted: 100%" in text and "4/4" in text and "stopped: time budget reached" in text
     assert text.rstrip().endswith("done")
     assert "widgets" not in out.metadata
 
@@ -190,7 +276,7 @@ def test_run_notebooks_executes_cleans_and_checks(tmp_path):
 # ------------------------------------------------------------------ helpers.train's bar
 
 
-def test_a_training_bar_stopped_by_the_time_budget_says_why(tmp_path, capsys):
+def test_a_training_bar_stopped_by_the_time_budget_ends_complete_and_says_why(tmp_path, capsys):
     pytest.importorskip("torchvision")
     import torch
 
@@ -206,8 +292,9 @@ def test_a_training_bar_stopped_by_the_time_budget_says_why(tmp_path, capsys):
     assert hist["stopped_by"] == "time budget"
     text = capsys.readouterr().err
     final = co.resolve_carriage_returns(text).strip().splitlines()[-1]
-    assert final.startswith("budgeted:   2%") and "1/50" in final
-    assert "stopped: time budget of 1e-09 s reached" in final
+    bar = co.BAR.search(final)
+    assert bar and bar["pct"] == "100" and bar["n"] == bar["total"], final  # complete, not a crash
+    assert "time budget" in final, final  # and it says why it stopped
     cleaned = co.clean(notebook(stderr(text)))
     assert co.problems(cleaned) == []
 

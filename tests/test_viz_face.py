@@ -156,3 +156,12 @@ def test_figure_report_records_problems(tmp_path, monkeypatch):
     viz.show_jpeg(fig)
     records = [json.loads(line) for line in report.read_text().splitlines()]
     assert len(records) == 1 and any("px high" in p for p in records[0]["problems"])
+
+
+def test_photo_grid_then_tight_layout_warns_about_nothing():
+    import warnings
+
+    fig, axes = viz.photo_grid(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would land in the committed outputs
+        fig.tight_layout()

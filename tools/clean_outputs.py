@@ -17,8 +17,9 @@ progress is recorded, never what a cell printed:
   progress bar leaves its final line instead of one fragment per refresh.
 
 :func:`problems` lists every violation of the rules, for ``tests/test_committed_outputs.py``
-and for ``run_notebooks.py`` to fail loudly on. A bar that stops before its total by design must
-say so on its line, with the word "stopped" (e.g. "stopped: time budget of 900 s reached").
+and for ``run_notebooks.py`` to fail loudly on. Every progress bar ends at 100 %: a loop that
+stops before its total by design closes its bar there with the reason on its line
+(:func:`helpers.progress.stop_bar`: "306/306 [..., stopped: time budget of 110 s reached]").
 """
 
 from __future__ import annotations
@@ -168,13 +169,126 @@ def _bar_problems(where: str, text: str) -> list[str]:
         seen[key] = seen.get(key, 0) + 1
         n, total = _number(m["n"]), _number(m["total"])
         line = m.group(0).strip()
-        if n is not None and total and n < total and "stopped" not in line.lower():
-            found.append(f"{where}: progress bar stops at {m['n']}/{m['total']} without saying why "
-                         f"(put 'stopped: <reason>' on its line): {line[:120]!r}")
+        if n is not None and total and n < total:
+            found.append(f"{where}: progress bar ends short of 100 % ({m['n']}/{m['total']}), which reads as a "
+                         "crash; a loop that stops early closes its bar with helpers.progress.stop_bar(bar, "
+                         f"reason) (or iterates helpers.progress.budgeted): {line[:120]!r}")
     for (desc, total), count in seen.items():
         if count > 1:
             found.append(f"{where}: {count} states of one progress bar ({desc!r}, total {total}); "
                          "a bar leaves one final line")
+    return found
+
+
+#: Longest output line a learner reads without horizontal scrolling or wrapping into a wall.
+MAX_LINE_CHARS = 120
+#: Outputs whose text/plain is only a fallback (the front end shows the richer representation).
+RICH_TYPES = ("text/html", "text/markdown", "text/latex", "image/svg+xml", *IMAGE_TYPES, WIDGET_VIEW)
+#: An exercise cell calls helpers.exercises.check; its result must not echo as a bare True/False.
+EXERCISE_CALL = re.compile(r"(?<![\w.])check\(")
+#: The rules, each a key of :func:`problems_by_rule`'s result.
+RULES = ("size", "images", "widgets", "local paths", "noise", "progress bars", "line length", "exercise echo",
+         "figure style")
+
+#: Figure rules readable in a cell's source (helpers.viz.use_course_style sets the rest).
+FONT_TOO_SMALL = re.compile(r"\b(?:fontsize|size)\s*=\s*(?P<pt>[0-8](?:\.\d+)?)\b(?!\.)")
+DPI_OVERRIDE = re.compile(r"""rcParams\s*(?:\[\s*["']figure\.dpi["']\s*\]\s*=|\.update\([^)]*["']figure\.dpi["'])"""
+                          r"|\bdpi\s*=\s*(?P<dpi>\d+)")
+#: A cell that draws a figure.
+PLOTS = re.compile(r"\bplt\.|matplotlib|draw_boxes|plot_pr_curve|bar_chart|show_jpeg")
+FIGSIZE = re.compile(r"figsize\s*=\s*\(\s*(?P<w>[\d.]+)\s*(?:\*[^,]*)?,")
+#: Widest figure (inches at 100 dpi) that GitHub's column shows unscaled (helpers.viz.DISPLAY_WIDTH_PX).
+MAX_FIGURE_INCHES = 8.8
+
+
+def _shown_texts(out) -> list[str]:
+    """The text a learner sees for ``out``: streams, and text/plain only when nothing richer is shown."""
+    if out.output_type == "stream":
+        return [out.text]
+    if out.output_type == "error":
+        return ["\n".join(out.get("traceback", []))]
+    data = out.get("data", {})
+    if any(kind in data for kind in RICH_TYPES):
+        return []
+    plain = data.get("text/plain", "")
+    return [plain if isinstance(plain, str) else "".join(plain)]
+
+
+def figure_style_problems(nb) -> list[str]:
+    """Figure rules a notebook's code breaks where they can be read from the source."""
+    found = []
+    code = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    draws = any(PLOTS.search(src) for _, src in code)
+    if draws and not any("use_course_style()" in src for _, src in code):
+        found.append("no cell calls helpers.viz.use_course_style() (the set-up cell does, as "
+                     "tools/notebook_template.py writes it)")
+    for index, src in code:
+        for m in FONT_TOO_SMALL.finditer(src):
+            found.append(f"cell {index}: font size {m['pt']} pt (< 9 pt; the course style's defaults are readable): "
+                         f"{_line_at(src, m.start())!r}")
+        for m in DPI_OVERRIDE.finditer(src):
+            if m["dpi"] is None or int(m["dpi"]) < 100:
+                found.append(f"cell {index}: overrides the figure dpi (use_course_style sets 100 dpi): "
+                             f"{_line_at(src, m.start())!r}")
+        for m in FIGSIZE.finditer(src):
+            if float(m["w"]) > MAX_FIGURE_INCHES:
+                found.append(f"cell {index}: figsize {m['w']} in wide (> {MAX_FIGURE_INCHES} in = 880 px; GitHub "
+                             f"scales it down and its text with it): {_line_at(src, m.start())!r}")
+    return found
+
+
+def _line_at(text: str, pos: int) -> str:
+    return text[text.rfind("\n", 0, pos) + 1:].split("\n", 1)[0].strip()[:120]
+
+
+def problems_by_rule(nb, size: int | None = None) -> dict[str, list[str]]:
+    """Every way ``nb`` breaks the committed-output rules, by rule (``RULES``); empty lists: clean."""
+    found = {rule: [] for rule in RULES}
+    size = len(nbformat.writes(nb).encode()) if size is None else size
+    if size > MAX_NOTEBOOK_BYTES:
+        found["size"].append(f"notebook is {size / 1e6:.2f} MB (> {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB)")
+    if "widgets" in nb.metadata:
+        found["widgets"].append("widget state saved in the notebook metadata (run tools/clean_outputs.clean)")
+    for index, cell in enumerate(nb.cells):
+        where = f"cell {index}"
+        cell_text = []
+        exercise = cell.cell_type == "code" and EXERCISE_CALL.search(cell.source) is not None
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            for kind in IMAGE_TYPES:
+                if kind in data:
+                    raw = data[kind] if isinstance(data[kind], str) else "".join(data[kind])
+                    nbytes = len(base64.b64decode(raw))
+                    if nbytes > MAX_IMAGE_BYTES:
+                        found["images"].append(f"{where}: {kind} output of {nbytes / 1e3:.0f} KB "
+                                               f"(> {MAX_IMAGE_BYTES / 1e3:.0f} KB)")
+            if WIDGET_VIEW in data:
+                found["widgets"].append(f"{where}: widget output (its text fallback is frozen at its first state)")
+            if out.output_type == "stream" and "\r" in out.text:
+                found["progress bars"].append(f"{where}: stream output with carriage returns "
+                                              "(unresolved progress-bar refreshes)")
+            if exercise and out.output_type == "execute_result" and data.get("text/plain", "").strip() in (
+                    "True", "False"):
+                found["exercise echo"].append(
+                    f"{where}: the exercise cell echoes a bare {data['text/plain'].strip()} under its message; end "
+                    "the check(...) line with ';' (or assign it)")
+            for text in _shown_texts(out):
+                for line in text.split("\n"):
+                    if len(line) > MAX_LINE_CHARS:
+                        found["line length"].append(f"{where}: output line of {len(line)} characters (> "
+                                                    f"{MAX_LINE_CHARS}): {line[:80]!r}...")
+            for text in _texts(out):
+                cell_text.append(text)
+                m = LOCAL_PATH.search(text)
+                if m:
+                    found["local paths"].append(f"{where}: absolute local path {m.group(0)!r} in output: "
+                                                f"{_line_at(text, m.start())!r}")
+                m = NOISE.search(text)
+                if m:
+                    found["noise"].append(f"{where}: framework log line or warning in output: "
+                                          f"{_line_at(text, m.start())!r}")
+        found["progress bars"] += _bar_problems(where, "\n".join(t.replace("\r", "\n") for t in cell_text))
+    found["figure style"] = figure_style_problems(nb)
     return found
 
 
@@ -187,36 +301,4 @@ def problems(nb, size: int | None = None) -> list[str]:
     size : int, optional
         Size of the notebook file in bytes (default: the size nbformat would write).
     """
-    found = []
-    size = len(nbformat.writes(nb).encode()) if size is None else size
-    if size > MAX_NOTEBOOK_BYTES:
-        found.append(f"notebook is {size / 1e6:.2f} MB (> {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB)")
-    if "widgets" in nb.metadata:
-        found.append("widget state saved in the notebook metadata (run tools/clean_outputs.clean)")
-    for index, cell in enumerate(nb.cells):
-        where = f"cell {index}"
-        cell_text = []
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            for kind in IMAGE_TYPES:
-                if kind in data:
-                    raw = data[kind] if isinstance(data[kind], str) else "".join(data[kind])
-                    nbytes = len(base64.b64decode(raw))
-                    if nbytes > MAX_IMAGE_BYTES:
-                        found.append(f"{where}: {kind} output of {nbytes / 1e3:.0f} KB (> {MAX_IMAGE_BYTES / 1e3:.0f} KB)")
-            if WIDGET_VIEW in data:
-                found.append(f"{where}: widget output (its text fallback is frozen at its first state)")
-            if out.output_type == "stream" and "\r" in out.text:
-                found.append(f"{where}: stream output with carriage returns (unresolved progress-bar refreshes)")
-            for text in _texts(out):
-                cell_text.append(text)
-                m = LOCAL_PATH.search(text)
-                if m:
-                    line = text[text.rfind("\n", 0, m.start()) + 1:].split("\n", 1)[0]
-                    found.append(f"{where}: absolute local path {m.group(0)!r} in output: {line[:120]!r}")
-                m = NOISE.search(text)
-                if m:
-                    line = text[text.rfind("\n", 0, m.start()) + 1:].split("\n", 1)[0]
-                    found.append(f"{where}: framework log line or warning in output: {line[:120]!r}")
-        found += _bar_problems(where, "\n".join(t.replace("\r", "\n") for t in cell_text))
-    return found
+    return [problem for found in problems_by_rule(nb, size).values() for problem in found]

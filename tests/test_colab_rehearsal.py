@@ -213,7 +213,9 @@ def test_notebooks_get_torchvision_weights_only_through_helpers():
 
 def test_readme_names_the_rehearsal_and_ci_runs_it_after_pytest():
     readme = (ROOT / "README.md").read_text()
-    assert "python tools/colab_rehearsal.py" in readme
+    assert "python tools/colab_rehearsal.py" in readme and "(docs/rehearsal.md)" in readme
+    doc = (ROOT / "docs" / "rehearsal.md").read_text()  # the maintainer's page: what it runs and proves
+    assert "python tools/colab_rehearsal.py" in doc and "What it cannot prove" in doc
     ci = (ROOT / ".ci" / "run").read_text()
     pytest_at = re.search(r"^\s*python -m pytest\b", ci, re.M).start()
     rehearsal_at = re.search(r"^\s*python tools/colab_rehearsal\.py", ci, re.M).start()

@@ -206,7 +206,7 @@ def test_exercise_cells_do_not_echo_true_or_false():
     echo = new_output("execute_result", data={"text/plain": "False"}, execution_count=1)
     found = co.problems(exercise('check("box_iou", my_box_iou)', message, echo))
     assert any("bare False" in p for p in found), found
-    assert co.problems(exercise('check("box_iou", my_box_iou);', message)) == []
+    assert co.problems(exercise('passed = check("box_iou", my_box_iou)', message)) == []
     assert co.problems(exercise("1 > 0", echo)) == []  # not an exercise cell: a comparison may show False
 
 

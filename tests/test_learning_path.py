@@ -64,3 +64,28 @@ def test_readme_shows_the_learning_path():
     for path in NOTEBOOKS:
         assert f"**{path.name[:2]} " in section, f"learning path: {path.name[:2]} missing"
     assert "Needs:" in section and "not measured" in section
+
+
+def test_readme_is_a_learners_first_page():
+    """README (issue 22): short, a picture, Colab for every notebook, set-up in three lines, the test command."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from notebook_template import colab_url
+
+    from helpers import REPO_URL
+
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 160, "the README is a first page: <= 160 lines (details go to docs/)"
+    pictures = re.findall(r"!\[[^\]]+\]\((docs/images/[^)]+)\)", readme)
+    assert pictures, "the README shows a picture from docs/images/"
+    for picture in pictures:
+        assert (ROOT / picture).stat().st_size <= 200_000, picture
+    for path in NOTEBOOKS:
+        assert colab_url(path.name) in readme, f"{path.name}: no Colab badge in the README"
+        assert f"(notebooks/{path.name})" in readme, f"{path.name}: not in the README's table"
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert len(block) == 3 and block[0].startswith(f"git clone {REPO_URL}"), block
+    assert block[1:] == ["pip install -r requirements.txt", "jupyter lab notebooks/"], block
+    for doc in ("CONTRIBUTING.md", "docs/measured.md", "docs/rehearsal.md", "docs/benchmarks.md"):
+        assert f"({doc})" in readme and (ROOT / doc).is_file(), doc

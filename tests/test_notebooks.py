@@ -23,11 +23,14 @@ EXPECTED = [
     "04_tfhub_ssd_vs_faster_rcnn.ipynb",
     "05_batman_detector.ipynb",
 ]
+#: Notebooks being written (issues 21 and 23): every test here includes them as soon as they exist.
+LATER = ["06_after_retinanet.ipynb", "07_your_own_detector.ipynb"]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def test_the_five_course_notebooks_exist():
-    assert [p.name for p in NOTEBOOKS] == EXPECTED
+def test_the_course_notebooks_exist():
+    names = [p.name for p in NOTEBOOKS]
+    assert names == EXPECTED + [name for name in LATER if name in names]
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)

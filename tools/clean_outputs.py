@@ -270,8 +270,8 @@ def problems_by_rule(nb, size: int | None = None) -> dict[str, list[str]]:
             if exercise and out.output_type == "execute_result" and data.get("text/plain", "").strip() in (
                     "True", "False"):
                 found["exercise echo"].append(
-                    f"{where}: the exercise cell echoes a bare {data['text/plain'].strip()} under its message; end "
-                    "the check(...) line with ';' (or assign it)")
+                    f"{where}: the exercise cell echoes a bare {data['text/plain'].strip()} under its message; "
+                    "assign it: passed = check(...) (nbval does not honour a trailing ';')")
             for text in _shown_texts(out):
                 for line in text.split("\n"):
                     if len(line) > MAX_LINE_CHARS:

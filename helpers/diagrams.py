@@ -9,6 +9,9 @@ is an ``Axes.text`` (so a test can read the labels back). Nothing here imports t
   stages that run once per proposal in another colour
 - :func:`fpn_figure`: a feature pyramid's bottom-up levels, lateral 1x1 convolutions and top-down path
 - :func:`grid_output_figure`: YOLO v1's S x S grid on an image and one cell's output vector
+
+Every diagram fits GitHub's column (<= 8.8 in at 100 dpi, ``helpers.viz.DISPLAY_WIDTH_PX``) with
+text of at least ``TEXT_PT`` points, so it reads where a learner sees it (the course's figure rules).
 """
 
 from __future__ import annotations
@@ -20,6 +23,12 @@ import numpy as np
 ONCE_COLOR = "#cfe2f3"  # runs once per image
 PER_PROPOSAL_COLOR = "#f4cccc"  # runs once per proposal (or per region)
 PYRAMID_COLOR = "#d9ead3"
+#: Text sizes (points): block and arrow labels, row names and titles. >= 9 pt on screen at 100 dpi.
+TEXT_PT = 10
+NAME_PT = 11
+TITLE_PT = 12
+#: Widest diagram (inches): GitHub's column at 100 dpi.
+MAX_WIDTH_IN = 8.6
 
 
 def _figure(figsize):
@@ -30,7 +39,7 @@ def _figure(figsize):
     return Figure(figsize=figsize)
 
 
-def _block(ax, x, y, w, h, text, color, fontsize=8):
+def _block(ax, x, y, w, h, text, color, fontsize=TEXT_PT):
     """A rounded box centred at (x, y) with ``text`` in it; returns the patch."""
     from matplotlib.patches import FancyBboxPatch
 
@@ -38,11 +47,11 @@ def _block(ax, x, y, w, h, text, color, fontsize=8):
                            facecolor=color, edgecolor="0.3", linewidth=1)
     patch.set_label(text)
     ax.add_patch(patch)
-    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, wrap=True)
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
     return patch
 
 
-def _arrow(ax, start, end, text=None, fontsize=7, offset=(0.0, 0.08)):
+def _arrow(ax, start, end, text=None, fontsize=TEXT_PT, offset=(0.0, 0.08)):
     ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": "0.25", "lw": 1.2})
     if text:
         ax.text((start[0] + end[0]) / 2 + offset[0], (start[1] + end[1]) / 2 + offset[1], text,
@@ -54,7 +63,7 @@ def _shape_text(shape) -> str:
 
 
 def pipeline_figure(rows: Sequence[tuple[str, Sequence[tuple[str, bool]]]], title: str | None = None,
-                    block_width: float = 1.7):
+                    block_width: float = 1.0):
     """Detectors as rows of stages, left to right, joined by arrows.
 
     Parameters
@@ -63,6 +72,8 @@ def pipeline_figure(rows: Sequence[tuple[str, Sequence[tuple[str, bool]]]], titl
         ``(label, per_proposal)``: the label is drawn in the block (use ``\\n`` for line breaks),
         ``per_proposal`` True colours the block as work repeated for every proposal
     title : figure title
+    block_width : the narrowest block, in inches; each column is as wide as its longest label
+        line needs at ``TEXT_PT`` points (the figure stays <= ``MAX_WIDTH_IN`` wide while it can)
 
     Returns
     -------
@@ -74,25 +85,32 @@ def pipeline_figure(rows: Sequence[tuple[str, Sequence[tuple[str, bool]]]], titl
     from matplotlib.patches import Patch
 
     n_cols = max(len(stages) for _, stages in rows)
-    step = block_width + 0.45
-    fig = _figure((1.2 + n_cols * step * 1.05, 0.3 + 1.25 * len(rows)))
+    char_in = 0.62 * TEXT_PT / 72  # a DejaVu Sans character is about 0.6 em wide
+    longest = [max((len(line) for _, stages in rows if c < len(stages) for line in stages[c][0].split("\n")),
+                   default=0) for c in range(n_cols)]
+    gap = 0.3
+    widths = [max(block_width, (n + 2) * char_in) for n in longest]  # inches: data units are inches
+    lefts = np.concatenate([[0.0], np.cumsum([w + gap for w in widths])[:-1]])
+    total = lefts[-1] + widths[-1]
+    row_step, block_h = 0.95, 0.55
+    fig = _figure((max(total + 0.3, 4.0), 0.8 + row_step * len(rows) + (0.4 if title else 0)))
     ax = fig.add_subplot()
     for r, (name, stages) in enumerate(rows):
-        y = -r * 1.25
-        ax.text(-0.35, y, name, ha="right", va="center", fontsize=9, fontweight="bold")
+        y = -r * row_step
+        ax.text(0, y + block_h / 2 + 0.05, name, ha="left", va="bottom", fontsize=NAME_PT, fontweight="bold")
         for c, (label, per_proposal) in enumerate(stages):
-            x = c * step + block_width / 2
-            _block(ax, x, y, block_width, 0.8, label, PER_PROPOSAL_COLOR if per_proposal else ONCE_COLOR)
+            x = lefts[c] + widths[c] / 2
+            _block(ax, x, y, widths[c], block_h, label, PER_PROPOSAL_COLOR if per_proposal else ONCE_COLOR)
             if c:
-                _arrow(ax, (x - step + block_width / 2, y), (x - block_width / 2, y))
+                _arrow(ax, (lefts[c - 1] + widths[c - 1], y), (lefts[c], y))
     ax.legend(handles=[Patch(facecolor=ONCE_COLOR, edgecolor="0.3", label="once per image"),
                        Patch(facecolor=PER_PROPOSAL_COLOR, edgecolor="0.3", label="once per proposal")],
-              loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=8, frameon=False)
-    ax.set_xlim(-2.1, n_cols * step)
-    ax.set_ylim(-1.25 * (len(rows) - 1) - 0.6, 0.6)
+              loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=TEXT_PT, frameon=False)
+    ax.set_xlim(-0.05, total + 0.05)
+    ax.set_ylim(-row_step * (len(rows) - 1) - block_h / 2 - 0.05, block_h / 2 + 0.3)
     ax.axis("off")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=TITLE_PT)
     fig.tight_layout()
     return fig
 
@@ -120,7 +138,7 @@ def fpn_figure(bottom_up: Sequence[tuple[str, Sequence[int]]], pyramid: Sequence
     for name, shape in bottom_up + pyramid:
         if len(shape) != 3:
             raise ValueError(f"shape of {name!r} must be (C, H, W), got {tuple(shape)}")
-    fig = _figure((7.5, 1.0 + 0.95 * len(pyramid)))
+    fig = _figure((MAX_WIDTH_IN, 1.2 + 1.05 * len(pyramid)))
     ax = fig.add_subplot()
     finest = max(shape[1] * shape[2] for _, shape in pyramid)
 
@@ -134,23 +152,23 @@ def fpn_figure(bottom_up: Sequence[tuple[str, Sequence[int]]], pyramid: Sequence
             below = 4.2 + width(pyramid[i - 1][1]) / 2 - 0.15
             if i < len(bottom_up):
                 _arrow(ax, (4.2, y - 0.3), (4.2, y - 0.65))  # drawn downwards: top-down path
-                ax.text(4.3, y - 0.48, "2x upsample, add", fontsize=7, color="0.25", va="center")
+                ax.text(4.3, y - 0.48, "2x upsample, add", fontsize=TEXT_PT, color="0.25", va="center")
             else:
                 _arrow(ax, (below, y - 0.65), (below, y - 0.3))
-                ax.text(below + 0.1, y - 0.48, "3x3 conv, stride 2", fontsize=7, color="0.25", va="center")
+                ax.text(below + 0.1, y - 0.48, "3x3 conv, stride 2", fontsize=TEXT_PT, color="0.25", va="center")
     for i, (name, shape) in enumerate(bottom_up):
         y = i * 0.95
         _block(ax, 0.9, y, width(shape), 0.6, f"{name}\n{_shape_text(shape)}", ONCE_COLOR)
         if i:
             _arrow(ax, (0.9, y - 0.65), (0.9, y - 0.3))
         _arrow(ax, (0.9 + width(shape) / 2, y), (4.2 - width(pyramid[i][1]) / 2, y), "1x1 conv", offset=(0, 0.02))
-    ax.text(0.9, len(pyramid) * 0.95 - 0.35, "bottom-up (backbone)", ha="center", fontsize=9, fontweight="bold")
-    ax.text(4.2, len(pyramid) * 0.95 - 0.35, "top-down (FPN)", ha="center", fontsize=9, fontweight="bold")
-    ax.set_xlim(-0.4, 5.8)
+    ax.text(0.9, len(pyramid) * 0.95 - 0.35, "bottom-up (backbone)", ha="center", fontsize=NAME_PT, fontweight="bold")
+    ax.text(4.2, len(pyramid) * 0.95 - 0.35, "top-down (FPN)", ha="center", fontsize=NAME_PT, fontweight="bold")
+    ax.set_xlim(-0.4, 6.6)
     ax.set_ylim(-0.5, len(pyramid) * 0.95)
     ax.axis("off")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=TITLE_PT)
     fig.tight_layout()
     return fig
 
@@ -185,31 +203,31 @@ def grid_output_figure(image, output_shape: Sequence[int], boxes_per_cell: int, 
         raise ValueError(f"cell {cell} is outside the {s}x{s} grid")
     image = np.asarray(image)
     h, w = image.shape[:2]
-    fig = _figure((9, 3.2))
-    ax_img, ax_vec = fig.add_gridspec(1, 2, width_ratios=(1, 1.9)).subplots()
+    fig = _figure((MAX_WIDTH_IN, 3.7))
+    ax_img, ax_vec = fig.add_gridspec(1, 2, width_ratios=(1, 1.7)).subplots()
     ax_img.imshow(image, cmap="gray" if image.ndim == 2 else None)
     for k in range(1, s):
         ax_img.axvline(k * w / s, color="white", lw=0.8)
         ax_img.axhline(k * h / s, color="white", lw=0.8)
     ax_img.add_patch(Rectangle((c * w / s, r * h / s), w / s, h / s, fill=False, edgecolor="red", lw=2.5))
-    ax_img.set_title(f"{s}x{s} grid; cell ({r}, {c}) in red", fontsize=9)
+    ax_img.set_title(f"{s}x{s} grid; cell ({r}, {c}) in red", fontsize=TEXT_PT)
     ax_img.axis("off")
     x = 0.0
     colors = ["#cfe2f3", "#fce5cd"]
     for b in range(boxes_per_cell):
-        _block(ax_vec, x + 2.5, 0, 4.8, 1.0, f"box {b + 1}\nx y w h conf", colors[b % 2])
+        _block(ax_vec, x + 2.5, 0, 4.8, 1.0, f"box {b + 1}\nx y w h\nconf", colors[b % 2])
         x += 5
     _block(ax_vec, x + n_classes / 2, 0, n_classes - 0.2, 1.0, f"{n_classes} class probabilities\nP(class | object)",
            "#d9ead3")
     ax_vec.text(depth / 2, 0.85, f"cell ({r}, {c}): {depth} numbers = {boxes_per_cell} x 5 + {n_classes}",
-                ha="center", fontsize=9)
+                ha="center", fontsize=TEXT_PT)
     ax_vec.text(depth / 2, -0.95, f"whole output: {_shape_text(output_shape)} = {s * s * depth:,} numbers, "
-                f"{s * s * boxes_per_cell} boxes", ha="center", fontsize=9)
+                f"{s * s * boxes_per_cell} boxes", ha="center", fontsize=TEXT_PT)
     ax_vec.set_xlim(-0.5, depth + 0.5)
     ax_vec.set_ylim(-1.3, 1.3)
     ax_vec.axis("off")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=TITLE_PT)
     fig.tight_layout()
     return fig
 

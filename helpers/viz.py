@@ -541,6 +541,10 @@ def readability_problems(fig=None, *, dpi: float | None = None, min_text_px: flo
     from matplotlib.transforms import Bbox
 
     fig = plt.gcf() if fig is None else fig
+    if not hasattr(fig.canvas, "get_renderer"):  # a bare matplotlib.figure.Figure: measure it with Agg
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
     dpi = float(dpi or fig.dpi)
     saved_dpi = fig.dpi
     fig.set_dpi(dpi)
@@ -569,6 +573,7 @@ def readability_problems(fig=None, *, dpi: float | None = None, min_text_px: flo
             if clip is not None and not _inside(extent, clip):
                 found.append(f"text {text.get_text().strip()[:30]!r} is clipped by its axes")
             texts.append((text, extent))
+        found += _block_overflows(fig, renderer)
         for shown, names in sorted(small.items()):
             found.append(f"{len(names)} text(s) {shown:.1f} px high on screen (< {min_text_px:.1f} px = "
                          f"{MIN_TEXT_PT:g} pt at 100 dpi), e.g. {names[0]!r}")
@@ -600,6 +605,25 @@ def readability_problems(fig=None, *, dpi: float | None = None, min_text_px: flo
         return found
     finally:
         fig.set_dpi(saved_dpi)
+
+
+def _block_overflows(fig, renderer) -> list[str]:
+    """Texts that start inside a rounded block (a diagram's FancyBboxPatch) but stick out of it."""
+    from matplotlib.patches import FancyBboxPatch
+
+    found = []
+    for ax in fig.axes:
+        blocks = [p.get_window_extent(renderer) for p in ax.patches if isinstance(p, FancyBboxPatch)]
+        for text in ax.texts:
+            if not text.get_visible() or not text.get_text().strip():
+                continue
+            extent = text.get_window_extent(renderer)
+            centre = ((extent.x0 + extent.x1) / 2, (extent.y0 + extent.y1) / 2)
+            for block in blocks:
+                if block.contains(*centre) and not _inside(extent, block, slack=0.5):
+                    found.append(f"text {text.get_text().strip()[:30]!r} sticks out of its block")
+                    break
+    return found
 
 
 def _inside(extent, clip, slack: float = 1.0) -> bool:

@@ -40,7 +40,8 @@ def test_fpn_figure_labels_every_level_with_its_shape():
 
 def test_grid_output_figure_splits_the_cell_vector_into_boxes_and_classes():
     fig = diagrams.grid_output_figure(np.zeros((70, 70)), (7, 7, 30), boxes_per_cell=2, cell=(1, 5))
-    assert diagrams.block_labels(fig) == ["box 1\nx y w h conf", "box 2\nx y w h conf", "20 class probabilities\nP(class | object)"]
+    assert diagrams.block_labels(fig) == ["box 1\nx y w h\nconf", "box 2\nx y w h\nconf",
+                                             "20 class probabilities\nP(class | object)"]
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert "cell (1, 5): 30 numbers = 2 x 5 + 20" in texts
     assert "whole output: 7x7x30 = 1,470 numbers, 98 boxes" in texts
@@ -58,3 +59,28 @@ def test_diagrams_module_does_not_import_torch():
 
     code = "import helpers.diagrams, sys; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_diagrams_are_readable_where_github_shows_them():
+    """Text >= 9 pt on screen, <= 880 px wide, no label sticking out of its block (helpers.viz rules)."""
+    import matplotlib
+
+    from helpers import viz
+
+    with matplotlib.rc_context():
+        viz.use_course_style()
+        rows = [("R-CNN", [("image\n3x480x640", False), ("selective search\n2000 proposals", False),
+                           ("warp each\n2000x3x224x224", True), ("whole CNN\nx 2000", True),
+                           ("classes + boxes\nper proposal", True)]),
+                ("Faster R-CNN", [("image\n3x480x640", False), ("conv trunk once\n512x15x20", False),
+                                  ("RPN: 20x15x9 =\n2,700 anchors -> 300", False),
+                                  ("RoI pool 7x7\n300x512x7x7", True), ("head\nclasses + boxes", True)])]
+        c = [("C3", (512, 100, 100)), ("C4", (1024, 50, 50)), ("C5", (2048, 25, 25))]
+        p = [("P3", (256, 100, 100)), ("P4", (256, 50, 50)), ("P5", (256, 25, 25)), ("P6", (256, 13, 13)),
+             ("P7", (256, 7, 7))]
+        figures = [diagrams.pipeline_figure(rows, title="R-CNN -> Fast R-CNN -> Faster R-CNN (shapes of a ResNet-18)"),
+                   diagrams.fpn_figure(c, p, title="RetinaNet's FPN (torchvision, 800x800 input)"),
+                   diagrams.grid_output_figure(np.zeros((128, 128, 3)), (7, 7, 30), boxes_per_cell=2,
+                                               title="YOLO v1's output")]
+        for fig in figures:
+            assert viz.readability_problems(fig) == []

@@ -165,3 +165,13 @@ def test_photo_grid_then_tight_layout_warns_about_nothing():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a warning would land in the committed outputs
         fig.tight_layout()
+
+
+def test_a_label_sticking_out_of_its_diagram_block_is_reported():
+    from matplotlib.patches import FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.set(xlim=(0, 4), ylim=(0, 2))
+    ax.add_patch(FancyBboxPatch((1, 0.5), 0.6, 1, boxstyle="round,pad=0.02"))
+    ax.text(1.3, 1.0, "a label far wider than its block", ha="center", va="center")
+    assert any("sticks out of its block" in p for p in viz.readability_problems(fig))

@@ -557,11 +557,17 @@ def readability_problems(fig=None, *, dpi: float | None = None, min_text_px: flo
             found.append(f"figure is {width_px:.0f} px wide: GitHub shows it scaled to {scale:.0%} "
                          f"(keep it <= {DISPLAY_WIDTH_PX} px, i.e. figsize width <= {DISPLAY_WIDTH_PX / dpi:.1f} in)")
         texts, small = [], {}
+        hidden_ticks = {id(t) for ax in fig.axes if not ax.axison
+                        for axis in (ax.xaxis, ax.yaxis) for t in axis.get_ticklabels(which="both")}
+        hidden_ticks |= {id(t) for ax in fig.axes if not ax.axison for axis in (ax.xaxis, ax.yaxis)
+                         for tick in axis.get_major_ticks() + axis.get_minor_ticks() for t in (tick.label1, tick.label2)}
         for text in fig.findobj(Text):
             if not text.get_visible() or not text.get_text().strip() or text.figure is None:
                 continue
             if text.axes is not None and not text.axes.get_visible():
                 continue
+            if id(text) in hidden_ticks:
+                continue  # a tick label of an axes drawn without its axis (photos): not shown
             extent = text.get_window_extent(renderer)
             if extent.width <= 0 or extent.height <= 0:
                 continue

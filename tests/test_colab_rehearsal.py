@@ -132,9 +132,18 @@ def test_every_detector_build_detector_knows_has_coco_weights_to_prefill():
     from helpers.detection import COCO_MODELS, MODELS
 
     needed = prefill.torchvision_weights_needed()
-    assert set(needed) == set(COCO_MODELS) and set(COCO_MODELS) <= set(MODELS)
+    assert set(needed) == set(COCO_MODELS) | set(prefill.ALSO_LOADED) and set(COCO_MODELS) <= set(MODELS)
     assert set(MODELS) - set(COCO_MODELS) == {"retinanet_mobilenet_v3_large_fpn"}  # weights="coco" refuses it
     assert {w.name for w in needed.values()} == {"COCO_V1"}  # weights="coco" asks for DEFAULT = COCO_V1
+
+
+def test_the_fcos_notebook_06_loads_is_prefilled():
+    """Notebook 06 loads torchvision's FCOS COCO weights itself: the rehearsal pre-fills that file too."""
+    from torchvision.models.detection import FCOS_ResNet50_FPN_Weights
+
+    needed = prefill.torchvision_weights_needed()
+    assert prefill.torch_checkpoint_name(needed["fcos_resnet50_fpn"]) == prefill.torch_checkpoint_name(
+        FCOS_ResNet50_FPN_Weights.COCO_V1)
 
 
 def test_tfhub_cache_key_matches_tensorflow_hubs_resolver(monkeypatch, tmp_path):

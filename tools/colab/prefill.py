@@ -37,14 +37,20 @@ ROOT = Path(__file__).resolve().parents[2]
 # --- torch hub ----------------------------------------------------------------------------------
 
 
+#: torchvision detectors whose COCO weights a notebook loads outside helpers.detection.build_detector:
+#: notebook 06's FCOS (helpers.tiny_detectors.load_torchvision_fcos, FCOS_ResNet50_FPN_Weights.COCO_V1).
+ALSO_LOADED = ("fcos_resnet50_fpn",)
+
+
 def torchvision_weights_needed() -> dict[str, object]:
     """builder name -> weights enum member, for every detector ``helpers.detection.build_detector``
-    can start from COCO weights (``weights="coco"`` asks torchvision for ``weights="DEFAULT"``)."""
+    can start from COCO weights (``weights="coco"`` asks torchvision for ``weights="DEFAULT"``), and
+    those of ``ALSO_LOADED``."""
     from torchvision.models import get_model_weights
 
     from helpers.detection import COCO_MODELS
 
-    return {name: get_model_weights(name).DEFAULT for name in COCO_MODELS}
+    return {name: get_model_weights(name).DEFAULT for name in (*COCO_MODELS, *ALSO_LOADED)}
 
 
 def torch_checkpoint_name(weights) -> str:

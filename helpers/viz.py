@@ -137,10 +137,45 @@ def _check_open_figures() -> None:
     from matplotlib._pylab_helpers import Gcf
 
     for manager in Gcf.get_all_fig_managers():
-        try:
-            _report(manager.canvas.figure)
-        except Exception as error:  # noqa: BLE001 - a check must never break the notebook
-            _write({"cell": _where(), "problems": [f"figure could not be checked: {error!r}"]})
+        _safe_report(manager.canvas.figure)
+    _wrap_png_formatter()
+
+
+def _safe_report(fig) -> None:
+    try:
+        _report(fig)
+    except Exception as error:  # noqa: BLE001 - a check must never break the notebook
+        _write({"cell": _where(), "problems": [f"figure could not be checked: {error!r}"]})
+
+
+def _wrap_png_formatter() -> None:
+    """Check a Figure shown any other way too (a cell's value, display(fig)): wrap IPython's PNG
+    printer for Figure, which the inline backend registers when pyplot is first imported."""
+    import sys
+
+    if "matplotlib" not in sys.modules:
+        return
+    from IPython import get_ipython
+    from matplotlib.figure import Figure
+
+    shell = get_ipython()
+    formatter = getattr(shell, "display_formatter", None)
+    formatter = formatter.formatters.get("image/png") if formatter is not None else None
+    if formatter is None:
+        return
+    try:
+        inner = formatter.lookup_by_type(Figure)
+    except KeyError:
+        return
+    if getattr(inner, "_course_checked", False):
+        return
+
+    def checked(fig, _inner=inner):
+        _safe_report(fig)
+        return _inner(fig)
+
+    checked._course_checked = True
+    formatter.for_type(Figure, checked)
 
 
 #: The execution count of the cell running now (inline figures are shown after it has finished).
@@ -154,12 +189,19 @@ def _remember_cell(info=None) -> None:
     count = getattr(shell, "execution_count", None)
     # IPython counts the cell before it announces it (pre_run_cell): the running cell is count - 1
     _CELL["count"] = count - 1 if info is not None and count else count
+    if info is not None:
+        _CELL["seen"] = set()
+        _wrap_png_formatter()
 
 
 def _report(fig, where: str | None = None) -> None:
     path = os.environ.get("COURSE_FIGURE_REPORT")
     if not path:
         return
+    seen = _CELL.setdefault("seen", set())
+    if id(fig) in seen:  # one figure, one report (pyplot's are checked before the formatter shows them)
+        return
+    seen.add(id(fig))
     found = readability_problems(fig)
     if not found:
         return

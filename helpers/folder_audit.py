@@ -126,18 +126,24 @@ class Audit:
         return "\n".join(lines)
 
     def plot(self, fig=None):
-        """Objects per class (bars) and box sizes at the input size (scatter), one colour per class."""
+        """Objects per class (bars) and box sizes at the input size (scatter), one colour per class.
+
+        8.8 inches wide (880 px at the course's 100 dpi, what GitHub shows unscaled)."""
         import matplotlib.pyplot as plt
 
-        from helpers.viz import bar_chart, class_color
+        from helpers.viz import class_color
 
         if fig is None:
-            fig = plt.figure(figsize=(12, 4.4))
-        ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
-        bar_chart(self.counts, ax=ax1, title="objects per class (usable images)", fmt="{:.0f}")
-        ax1.tick_params(axis="x", labelrotation=25)
-        for t in ax1.get_xticklabels():
-            t.set_horizontalalignment("right")
+            fig = plt.figure(figsize=(8.8, 4.4))
+        ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.15]})
+        counts = self.counts
+        names = list(counts)[::-1]  # first class on top
+        ax1.barh(names, [counts[n] for n in names], color=[class_color(self.classes.index(n) + 1) for n in names])
+        for y, n in enumerate(names):
+            ax1.text(counts[n], y, f" {counts[n]}", va="center", fontsize=10)
+        ax1.set_xlim(0, max(counts.values(), default=1) * 1.2 + 1)
+        ax1.set_xlabel("objects (usable photos)")
+        ax1.set_title("objects per class")
         wh, labels = self.box_sizes()
         for k, name in enumerate(self.classes):
             sel = labels == k
@@ -145,13 +151,20 @@ class Audit:
         if self.min_box_px:
             ax2.axvline(self.min_box_px, color="0.5", lw=1, ls=":")
             ax2.axhline(self.min_box_px, color="0.5", lw=1, ls=":")
+        ticks = [t for t in (4, 8, 16, 32, 64, 128, 256, 512) if t <= 2 * self.image_size]
         ax2.set_xscale("log")
         ax2.set_yscale("log")
+        ax2.set_xticks(ticks, [str(t) for t in ticks])
+        ax2.set_yticks(ticks, [str(t) for t in ticks])
+        ax2.minorticks_off()
+        top = 2 * self.image_size
+        ax2.set(xlim=(min(4, self.min_box_px or 4), top), ylim=(min(4, self.min_box_px or 4), top))
         ax2.set_xlabel(f"box width at the {self.image_size} px input (px)")
         ax2.set_ylabel("box height (px)")
-        ax2.set_title("box sizes the detector will see")
-        ax2.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        fig.tight_layout()
+        ax2.set_title("box sizes the detector sees")
+        fig.tight_layout(rect=(0, 0.1, 1, 1))
+        fig.legend(*ax2.get_legend_handles_labels(), loc="lower center", ncol=min(5, len(self.classes)),
+                   fontsize=10, frameon=False, handletextpad=0.2, columnspacing=1.0)
         return fig
 
 

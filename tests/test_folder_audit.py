@@ -252,3 +252,19 @@ def test_zip_members_leaving_the_folder_are_refused(tmp_path):
         zf.writestr("a.jpg", b"not labelled")
     with pytest.raises(ValueError, match="no XML"):
         extract_zip(tmp_path / "empty.zip", tmp_path / "out2")
+
+
+def test_audit_plot_is_readable(phone):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.viz import readability_problems, use_course_style
+
+    use_course_style()
+    fig = audit_folder(phone[0], image_size=256).plot()
+    try:
+        assert fig.get_size_inches()[0] <= 8.8 and readability_problems(fig) == []
+    finally:
+        plt.close(fig)

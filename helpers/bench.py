@@ -9,6 +9,7 @@ they differ.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -359,3 +360,75 @@ def tf_gpu_memory_during(fn: Callable, *args, device: str = "GPU:0", **kwargs) -
     _materialise(result)
     info = tf.config.experimental.get_memory_info(device)
     return {"current_mib": info["current"] / 2**20, "peak_mib": info["peak"] / 2**20}, result
+
+
+# --- is the machine quiet, and how sure is a ratio ------------------------------------------
+
+
+def calibration_ms(n: int = 300_000, repeat: int = 5) -> float:
+    """Median milliseconds of a fixed single-threaded pure-Python loop (a sum of ``n`` squares).
+
+    Timed before and after a measurement, it tells whether the machine's speed changed meanwhile
+    (another job started, the CPU's clock throttled): on a quiet machine the two agree to a few %.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        sum(i * i for i in range(n))
+        times.append((time.perf_counter() - start) * 1000.0)
+    return float(np.median(times))
+
+
+@dataclass(frozen=True)
+class MachineState:
+    """Load average (1 min), cores visible to this process and the calibration loop's time."""
+
+    load1: float
+    cores: int
+    calibration_ms: float
+
+    @classmethod
+    def now(cls) -> MachineState:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        return cls(load1=float(load), cores=int(cores), calibration_ms=calibration_ms())
+
+    def __str__(self) -> str:
+        return f"load average {self.load1:.2f} on {self.cores} cores, calibration loop {self.calibration_ms:.1f} ms"
+
+
+def quiet_check(before: MachineState, after: MachineState, *, max_drift: float = 0.10) -> tuple[bool, str]:
+    """Was the machine quiet across a measurement? (ok, one line saying why).
+
+    Quiet: the calibration loop's time changed by at most ``max_drift`` (10 %) between ``before``
+    and ``after``, and neither load average exceeded the cores (no job waiting for a CPU).
+    """
+    drift = after.calibration_ms / before.calibration_ms - 1.0
+    busy = max(before.load1, after.load1) > before.cores
+    ok = abs(drift) <= max_drift and not busy
+    why = (f"calibration loop {before.calibration_ms:.1f} -> {after.calibration_ms:.1f} ms ({100 * drift:+.0f}%), "
+           f"load average {before.load1:.2f} -> {after.load1:.2f} on {before.cores} cores: "
+           + ("quiet" if ok else "NOT quiet (" + ("speed drifted" if abs(drift) > max_drift else "more load than cores") + ")"))
+    return ok, why
+
+
+def ratio_interval(ratios, *, confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> dict:
+    """The median of per-round ratios with a bootstrap percentile interval of that median.
+
+    ``ratios``: one ratio per interleaved round (e.g. slow model's time / fast model's time in the
+    same round). Returns ``{"median", "low", "high", "min", "max", "n"}``; ``low``-``high`` is the
+    ``confidence`` interval of the median from ``n_boot`` resamples of the rounds (seeded).
+    """
+    r = np.asarray(ratios, dtype=np.float64).reshape(-1)
+    if r.size < 2 or not np.all(np.isfinite(r)):
+        raise ValueError(f"need at least 2 finite ratios, got {r.size}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    rng = np.random.default_rng(seed)
+    medians = np.median(rng.choice(r, size=(n_boot, r.size), replace=True), axis=1)
+    tail = 100 * (1 - confidence) / 2
+    return {"median": float(np.median(r)), "low": float(np.percentile(medians, tail)),
+            "high": float(np.percentile(medians, 100 - tail)), "min": float(r.min()), "max": float(r.max()),
+            "n": int(r.size)}

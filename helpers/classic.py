@@ -300,3 +300,24 @@ def separable_cost_ratio(c_out: int, kernel: int) -> float:
     if c_out < 1 or kernel < 1:
         raise ValueError(f"c_out and kernel must be >= 1, got {c_out}, {kernel}")
     return 1.0 / c_out + 1.0 / kernel**2
+
+
+def opencv_cascade_size(path) -> dict:
+    """Size of an OpenCV cascade XML file (Haar or LBP, the format of ``cv2.data.haarcascades``).
+
+    Returns ``{"stages", "weak_classifiers", "features", "window", "feature_type"}``: the number of
+    stages, of weak classifiers (decision stumps or trees) over all stages, of distinct features
+    they read, the detection window ``(width, height)`` in pixels and ``"HAAR"`` or ``"LBP"``.
+    """
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(str(path)).getroot()
+    cascade = root.find("cascade")
+    if cascade is None:
+        raise ValueError(f"{path}: not an OpenCV cascade file (no <cascade> element)")
+    stages = cascade.find("stages")
+    weak = sum(len(stage.find("weakClassifiers")) for stage in stages)
+    return {"stages": int(cascade.findtext("stageNum")), "weak_classifiers": int(weak),
+            "features": len(cascade.find("features")),
+            "window": (int(cascade.findtext("width")), int(cascade.findtext("height"))),
+            "feature_type": cascade.findtext("featureType").strip()}

@@ -368,10 +368,12 @@ def voc_evaluate(gt: Sequence[Mapping], dets: Sequence[Mapping], iou_threshold: 
                  metric: str = "voc12") -> dict:
     """Pascal VOC evaluation: per-class AP at one IoU threshold and their mean (mAP).
 
-    The protocol of the VOC devkit (``voc_eval.py``): per class, detections are ranked by
+    The protocol of py-faster-rcnn's ``voc_eval.py``: per class, detections are ranked by
     descending score (ties: image order, then order within the image). Each takes the
     ground-truth box of its class and image with the highest IoU (the first one on ties); if
-    that IoU is above ``iou_threshold`` (strictly, as the devkit), the detection is a true
+    that IoU is above ``iou_threshold`` (strictly: ``ovmax > ovthresh`` in ``voc_eval.py``; the
+    official MATLAB devkit's ``VOCevaldet.m`` accepts ``ovmax >= minoverlap``, so the two differ
+    only for an IoU exactly at the threshold), the detection is a true
     positive when that box was not found before, a false positive when it was, and is ignored
     (neither) when the box is "difficult". Otherwise it is a false positive. Recall counts the
     non-difficult objects. Boxes are xyxy without the devkit's "+1" pixel convention.

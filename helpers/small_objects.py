@@ -58,7 +58,8 @@ def _iou_with(box, boxes) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
-def best_match(boxes, scores, target, iou_threshold: float = 0.5) -> tuple[float, int]:
+def best_match(boxes, scores, target, iou_threshold: float = 0.5, labels=None,
+               target_label=None) -> tuple[float, int]:
     """Highest score among detections overlapping ``target`` with IoU >= ``iou_threshold``.
 
     Parameters
@@ -66,6 +67,9 @@ def best_match(boxes, scores, target, iou_threshold: float = 0.5) -> tuple[float
     boxes : (N, 4) detections, ``xyxy`` pixels
     scores : (N,) their scores
     target : (4,) the object's box, ``xyxy`` pixels
+    labels, target_label : optional (N,) detection classes and the object's class; when given,
+        only detections of ``target_label`` count (a "Picture frame" box around a pasted cat
+        does not find the cat). Give both or neither.
 
     Returns
     -------
@@ -79,9 +83,17 @@ def best_match(boxes, scores, target, iou_threshold: float = 0.5) -> tuple[float
         raise ValueError(f"{len(boxes)} boxes but {len(scores)} scores")
     if not 0.0 < iou_threshold <= 1.0:
         raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold!r}")
+    if (labels is None) != (target_label is None):
+        raise ValueError("give both labels and target_label, or neither")
     if not len(boxes):
         return 0.0, -1
-    matched = np.flatnonzero(_iou_with(target, boxes) >= iou_threshold)
+    overlaps = _iou_with(target, boxes) >= iou_threshold
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if len(labels) != len(boxes):
+            raise ValueError(f"{len(boxes)} boxes but {len(labels)} labels")
+        overlaps &= np.array([label == target_label for label in labels], dtype=bool)
+    matched = np.flatnonzero(overlaps)
     if not len(matched):
         return 0.0, -1
     best = matched[np.argmax(scores[matched])]

@@ -41,6 +41,7 @@ TensorFlow is imported only inside functions: ``import helpers.tfhub`` stays lig
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -190,7 +191,7 @@ class DetectorInfo:
         built = f", built in {self.build_s:.1f} s" if self.build_s else ""
         params = ("parameters unavailable (neither variables nor float constants to count)" if self.n_params is None
                   else f"parameters {self.params_text()} ({self.params_from})")
-        return (f"{self.name}: loaded from {self.loaded_from or self.path} | weights {self.weights} | "
+        return (f"{self.name}: loaded from {self.loaded_from or self.path}\n    weights {self.weights} | "
                 f"{params} | {self.size_mib:.0f} MiB on disk | hub.load {self.load_s:.1f} s{built}")
 
 
@@ -377,24 +378,25 @@ def load_detector(name: str, *, variant: str | None = None, online: bool | None 
             fn = _keep_alive(module.signatures["default"], module)
             path = Path(hub.resolve(HANDLES[name]))
         except Exception as error:  # a failed download falls back to the stand-in, loudly
-            reason = (f"download failed ({type(error).__name__}: {str(error)[:80]}; "
+            reason = (f"download failed ({type(error).__name__}: {str(error)[:50]}; "
                       "TF-Hub cache: $TFHUB_CACHE_DIR)")
         else:
             n_params, how = count_weights(fn)
             info = DetectorInfo(name, HANDLES[name], "tfhub", None, str(path), folder_size_mib(path), n_params,
                                 load_s, 0.0, loaded_from=f"TF-Hub handle {HANDLES[name]}", params_from=how)
             if verbose:
-                print(f"[TF-Hub] {name}: loaded from TF-Hub handle {HANDLES[name]} in {load_s:.1f} s "
-                      "(weights as published under that handle; this notebook does not measure their accuracy).")
+                print(f"[TF-Hub] {name}: loaded from TF-Hub handle {HANDLES[name]} in {load_s:.1f} s\n"
+                      "    (weights as published under that handle; this notebook does not measure their accuracy).")
             return (fn, info) if return_info else fn
 
     path, build_s = ensure_standin(name, variant)
     where = _cache_relative(path)
     if verbose:
-        print(f"[offline] {HANDLES[name]} not reachable ({reason}): using a locally built stand-in {name} "
-              f"({variant}, random weights; it keeps the TF-Hub signature and the architecture's main costs, "
-              f"differences in tfhub.STANDIN_DIFFERENCES), loaded from local path {where} - timings and memory "
-              "are the stand-in's, detections are meaningless.")
+        head = f"[offline] {HANDLES[name]} not reachable ({reason}), using a locally built"
+        if len(head) > 120:
+            head = f"[offline] {HANDLES[name]} not reachable:\n    {reason}, using a locally built"
+        print(f"{head}\n    stand-in ({variant}, random weights), local path {where}:\n"
+              "    timings and memory are the stand-in's (tfhub.STANDIN_DIFFERENCES); its detections are meaningless.")
     start = time.perf_counter()
     module = hub.load(str(path))
     fn = _keep_alive(module.signatures["default"], module)
@@ -603,33 +605,58 @@ def _detections(boxes, scores, labels):
     }
 
 
-def _build_ssd(path, variant: str):
+def _ssd_stages(variant: str):
+    """The SSD stand-in as (networks, stages): each stage takes the previous stage's output.
+
+    Stages: ``"backbone + heads"`` (resize to the model's square input, MobileNetV2, extra layers,
+    box and class heads) and ``"decode + NMS"`` (boxes from anchors, sigmoid scores, per-class NMS).
+    """
     import tensorflow as tf
 
     size = _CONFIGS[("ssd_mobilenet_v2", variant)]["size"]
     network, shapes, per_cell = _ssd_network(size, tiny=variant == "tiny")
     anchors = _ssd_anchors(shapes, per_cell)
 
-    class SSDStandIn(tf.Module):
+    def backbone_and_heads(images):
+        x = tf.image.resize(images, [size, size]) * 2.0 - 1.0  # the real model's [-1, 1] input
+        return network(x, training=False)
+
+    def decode_and_nms(outputs):
+        deltas, logits = outputs
+        boxes = _decode(deltas[0], anchors)  # (A, 4), one box per anchor for all classes
+        scores = tf.sigmoid(logits[0, :, 1:])  # (A, 600), background column dropped
+        nms = tf.image.combined_non_max_suppression(
+            boxes[None, :, None, :], scores[None], max_output_size_per_class=MAX_DETECTIONS,
+            max_total_size=MAX_DETECTIONS, iou_threshold=0.6, score_threshold=1e-8, clip_boxes=True)
+        n = nms.valid_detections[0]
+        return _detections(nms.nmsed_boxes[0, :n], nms.nmsed_scores[0, :n],
+                           tf.cast(nms.nmsed_classes[0, :n], tf.int64) + 1)
+
+    return [network], {"backbone + heads": backbone_and_heads, "decode + NMS": decode_and_nms}
+
+
+def _save_stages(path, networks, stages) -> None:
+    """Save the composition of ``stages`` as a SavedModel with the TF-Hub ``default`` signature."""
+    import tensorflow as tf
+
+    class StandIn(tf.Module):
         def __init__(self):
             super().__init__()
-            self.variables_ = _tf_variables(network)  # track weights only (see _tf_variables)
+            self.variables_ = _tf_variables(*networks)  # track weights only (see _tf_variables)
 
         @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
         def detect(self, images):
-            x = tf.image.resize(images, [size, size]) * 2.0 - 1.0  # the real model's [-1, 1] input
-            deltas, logits = network(x, training=False)
-            boxes = _decode(deltas[0], anchors)  # (A, 4), one box per anchor for all classes
-            scores = tf.sigmoid(logits[0, :, 1:])  # (A, 600), background column dropped
-            nms = tf.image.combined_non_max_suppression(
-                boxes[None, :, None, :], scores[None], max_output_size_per_class=MAX_DETECTIONS,
-                max_total_size=MAX_DETECTIONS, iou_threshold=0.6, score_threshold=1e-8, clip_boxes=True)
-            n = nms.valid_detections[0]
-            return _detections(nms.nmsed_boxes[0, :n], nms.nmsed_scores[0, :n],
-                               tf.cast(nms.nmsed_classes[0, :n], tf.int64) + 1)
+            out = images
+            for stage in stages.values():
+                out = stage(out)
+            return out
 
-    module = SSDStandIn()
+    module = StandIn()
     tf.saved_model.save(module, str(path), signatures={"default": module.detect})
+
+
+def _build_ssd(path, variant: str):
+    _save_stages(path, *_ssd_stages(variant))
 
 
 def _frcnn_networks(tiny: bool):
@@ -664,48 +691,83 @@ def _frcnn_networks(tiny: bool):
     return first, second, rpn, heads
 
 
-def _build_frcnn(path, variant: str):
+def _frcnn_stages(variant: str):
+    """The Faster R-CNN stand-in as (networks, stages): each stage takes the previous stage's output.
+
+    Stages: ``"first stage"`` (keep-aspect resize, Inception-ResNet-V2 up to block17),
+    ``"proposals"`` (RPN head, anchor decoding, top 6000, NMS at IoU 0.7 to the proposals),
+    ``"crops + second stage"`` (17x17 crop_and_resize of every proposal, mixed_7a..conv_7b, the
+    class and box layers) and ``"decode + NMS"`` (softmax, per-class boxes, per-class NMS).
+    """
     import tensorflow as tf
 
     cfg = _CONFIGS[("faster_rcnn_inception_resnet_v2", variant)]
     first, second, rpn, heads = _frcnn_networks(tiny=variant == "tiny")
     min_side, max_side, proposals = float(cfg["min_side"]), float(cfg["max_side"]), int(cfg["proposals"])
 
-    class FasterRCNNStandIn(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.variables_ = _tf_variables(first, second, rpn, heads)
+    def first_stage(images):
+        hw = tf.cast(tf.shape(images)[1:3], tf.float32)
+        scale = tf.minimum(min_side / tf.reduce_min(hw), max_side / tf.reduce_max(hw))
+        new_hw = tf.cast(tf.round(hw * scale), tf.int32)
+        x = tf.image.resize(images, new_hw) * 2.0 - 1.0
+        return first(x, training=False), tf.cast(new_hw, tf.float32)  # features 1, fh, fw, C
 
-        @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="images")])
-        def detect(self, images):
-            hw = tf.cast(tf.shape(images)[1:3], tf.float32)
-            scale = tf.minimum(min_side / tf.reduce_min(hw), max_side / tf.reduce_max(hw))
-            new_hw = tf.cast(tf.round(hw * scale), tf.int32)
-            x = tf.image.resize(images, new_hw) * 2.0 - 1.0
-            features = first(x, training=False)  # 1, fh, fw, C
-            fh, fw = tf.shape(features)[1], tf.shape(features)[2]
-            anchors = _rpn_anchors(fh, fw, tf.cast(new_hw, tf.float32))  # 4 scales x 3 ratios
-            objectness, deltas = rpn(features, training=False)
-            objectness = tf.reshape(objectness, [-1])
-            rpn_boxes = tf.clip_by_value(_decode(tf.reshape(deltas, [-1, 4]), anchors), 0.0, 1.0)
-            top = tf.math.top_k(objectness, k=tf.minimum(6000, tf.shape(objectness)[0]))
-            keep = tf.image.non_max_suppression(tf.gather(rpn_boxes, top.indices), top.values,
-                                                max_output_size=proposals, iou_threshold=0.7)
-            rois = tf.gather(tf.gather(rpn_boxes, top.indices), keep)  # (P, 4) normalised
-            crops = tf.image.crop_and_resize(features, rois, tf.zeros(tf.shape(rois)[:1], tf.int32), [17, 17])
-            vectors = second(crops, training=False)  # the per-proposal second stage
-            class_logits, box_deltas = heads(vectors, training=False)
-            scores = tf.nn.softmax(class_logits)[:, 1:]  # (P, 600)
-            per_class = _decode(tf.reshape(box_deltas, [-1, NUM_CLASSES, 4]), rois[:, None, :])
-            nms = tf.image.combined_non_max_suppression(
-                per_class[None], scores[None], max_output_size_per_class=MAX_DETECTIONS,
-                max_total_size=MAX_DETECTIONS, iou_threshold=0.6, score_threshold=0.0, clip_boxes=True)
-            n = nms.valid_detections[0]
-            return _detections(nms.nmsed_boxes[0, :n], nms.nmsed_scores[0, :n],
-                               tf.cast(nms.nmsed_classes[0, :n], tf.int64) + 1)
+    def propose(inputs):
+        features, new_hw = inputs
+        fh, fw = tf.shape(features)[1], tf.shape(features)[2]
+        anchors = _rpn_anchors(fh, fw, new_hw)  # 4 scales x 3 ratios
+        objectness, deltas = rpn(features, training=False)
+        objectness = tf.reshape(objectness, [-1])
+        rpn_boxes = tf.clip_by_value(_decode(tf.reshape(deltas, [-1, 4]), anchors), 0.0, 1.0)
+        top = tf.math.top_k(objectness, k=tf.minimum(6000, tf.shape(objectness)[0]))
+        keep = tf.image.non_max_suppression(tf.gather(rpn_boxes, top.indices), top.values,
+                                            max_output_size=proposals, iou_threshold=0.7)
+        return features, tf.gather(tf.gather(rpn_boxes, top.indices), keep)  # rois (P, 4) normalised
 
-    module = FasterRCNNStandIn()
-    tf.saved_model.save(module, str(path), signatures={"default": module.detect})
+    def second_stage_on_crops(inputs):
+        features, rois = inputs
+        crops = tf.image.crop_and_resize(features, rois, tf.zeros(tf.shape(rois)[:1], tf.int32), [17, 17])
+        class_logits, box_deltas = heads(second(crops, training=False), training=False)
+        return rois, class_logits, box_deltas
+
+    def decode_and_nms(inputs):
+        rois, class_logits, box_deltas = inputs
+        scores = tf.nn.softmax(class_logits)[:, 1:]  # (P, 600)
+        per_class = _decode(tf.reshape(box_deltas, [-1, NUM_CLASSES, 4]), rois[:, None, :])
+        nms = tf.image.combined_non_max_suppression(
+            per_class[None], scores[None], max_output_size_per_class=MAX_DETECTIONS,
+            max_total_size=MAX_DETECTIONS, iou_threshold=0.6, score_threshold=0.0, clip_boxes=True)
+        n = nms.valid_detections[0]
+        return _detections(nms.nmsed_boxes[0, :n], nms.nmsed_scores[0, :n],
+                           tf.cast(nms.nmsed_classes[0, :n], tf.int64) + 1)
+
+    stages = {"first stage": first_stage, "proposals": propose, "crops + second stage": second_stage_on_crops,
+              "decode + NMS": decode_and_nms}
+    return [first, second, rpn, heads], stages
+
+
+def _build_frcnn(path, variant: str):
+    _save_stages(path, *_frcnn_stages(variant))
+
+
+@contextlib.contextmanager
+def _seeded_build():
+    """Keras seeded with STANDIN_SEED, TF's log quiet; Python's and NumPy's random states restored after."""
+    import random
+
+    import keras
+    import tensorflow as tf
+
+    py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    log_level = tf.get_logger().level
+    try:
+        tf.get_logger().setLevel("ERROR")  # no "Assets written to ..." lines
+        keras.utils.set_random_seed(STANDIN_SEED)
+        yield
+    finally:
+        tf.get_logger().setLevel(log_level)
+        random.setstate(py_state)
+        np.random.set_state(np_state)  # noqa: NPY002
 
 
 def _build_standin(name: str, path, variant: str = "full") -> Path:
@@ -717,24 +779,192 @@ def _build_standin(name: str, path, variant: str = "full") -> Path:
     _check_name(name)
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    import random
-
     import keras
-    import tensorflow as tf
 
-    py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
-    log_level = tf.get_logger().level
     try:
-        tf.get_logger().setLevel("ERROR")  # no "Assets written to ..." lines
-        keras.utils.set_random_seed(STANDIN_SEED)
-        (_build_ssd if name == "ssd_mobilenet_v2" else _build_frcnn)(path, variant)
+        with _seeded_build():
+            (_build_ssd if name == "ssd_mobilenet_v2" else _build_frcnn)(path, variant)
     finally:
-        tf.get_logger().setLevel(log_level)
-        random.setstate(py_state)
-        np.random.set_state(np_state)  # noqa: NPY002
         keras.backend.clear_session()
     BUILD_COUNT["n"] += 1
     return Path(path)
+
+
+def standin_stages(name: str, variant: str = "full") -> dict:
+    """The stand-in's pipeline as separate ``tf.function`` stages, built in this process with the same seed.
+
+    Returns an ordered dict stage name -> function; each takes the previous stage's output (the first
+    takes the ``[1, H, W, 3]`` image tensor, the last returns the signature's detection dict), and
+    their composition is what the stand-in's SavedModel computes. For timing where the time goes:
+    :func:`stage_inputs` gives each stage's input. SSD: ``"backbone + heads"``, ``"decode + NMS"``;
+    Faster R-CNN: ``"first stage"``, ``"proposals"``, ``"crops + second stage"``, ``"decode + NMS"``.
+    """
+    _check_name(name)
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    import tensorflow as tf
+
+    with _seeded_build():
+        networks, stages = (_ssd_stages if name == "ssd_mobilenet_v2" else _frcnn_stages)(variant)
+    del networks  # the stage functions hold them
+    return {key: tf.function(fn) for key, fn in stages.items()}
+
+
+def stage_inputs(stages: dict, images) -> dict:
+    """Run ``stages`` once on ``images``; return stage name -> the input that stage receives."""
+    inputs, out = {}, images
+    for key, fn in stages.items():
+        inputs[key] = out
+        out = fn(out)
+    return inputs
+
+
+# --- the architectures, counted -------------------------------------------------------------
+
+#: Classes of the real Open Images V4 configs (``num_classes: 601``; the heads add background).
+REAL_NUM_CLASSES = 601
+
+
+def frcnn_resize(width: int, height: int, min_side: int = 600, max_side: int = 1024) -> tuple[int, int]:
+    """(width, height) after Faster R-CNN's keep-aspect resize (shorter side 600, longer side <= 1024)."""
+    scale = min(min_side / min(width, height), max_side / max(width, height))
+    return round(width * scale), round(height * scale)
+
+
+def _valid(n: int, kernel: int = 3, stride: int = 2) -> int:
+    return (n - kernel) // stride + 1
+
+
+def first_stage_positions(width: int, height: int) -> dict:
+    """Feature positions of Faster R-CNN's first stage (and RPN) for a ``width`` x ``height`` photo.
+
+    ``"resized"``: (w, h) inside the model; ``"real"``: (w, h) of the real model's atrous stride-8
+    features (SAME paddings: ceil(size / 8)); ``"stand_in"``: (w, h) of the Keras build, stride 16
+    with VALID paddings (conv s2, conv, conv same, maxpool s2, 1x1, conv, maxpool s2, mixed_6a s2).
+    """
+    w, h = frcnn_resize(width, height)
+
+    def keras_stride16(n):
+        for kernel, stride in ((3, 2), (3, 1), (3, 2), (3, 1), (3, 2), (3, 2)):
+            n = _valid(n, kernel, stride)
+        return n
+
+    return {"resized": (w, h), "real": (-(-w // 8), -(-h // 8)), "stand_in": (keras_stride16(w), keras_stride16(h))}
+
+
+#: SSD-MobileNetV2's six feature maps at 300x300 and anchors per cell (1917 anchors in all).
+SSD_FEATURE_SHAPES = ((19, 19), (10, 10), (5, 5), (3, 3), (2, 2), (1, 1))
+SSD_ANCHORS_PER_CELL = (3, 6, 6, 6, 6, 6)
+
+
+def ssd_anchor_boxes() -> np.ndarray:
+    """SSD-MobileNetV2's 1917 anchors, (1917, 4) normalised ``[ymin, xmin, ymax, xmax]`` of its square input.
+
+    As the config's ``ssd_anchor_generator`` (6 layers, scales 0.2-0.95, ratios 1, 2, 1/2, 3, 1/3 plus
+    an extra square; the lowest layer 3 boxes: a 0.1 square and ratios 2, 1/2 at scale 0.2), in
+    (map, row, column, anchor) order; the stand-in uses the same boxes.
+    """
+    return _ssd_anchors(SSD_FEATURE_SHAPES, SSD_ANCHORS_PER_CELL).numpy()
+
+
+def rpn_anchor_boxes(width: int, height: int, stride: int = 8) -> np.ndarray:
+    """Faster R-CNN's first-stage anchors for a ``width`` x ``height`` photo, (N, 4) normalised
+    ``[ymin, xmin, ymax, xmax]``: 12 per position (base 256 px, scales 0.25-2, ratios 0.5, 1, 2) on
+    the feature grid of ``stride`` pixels (8: the real atrous model) of the resized image."""
+    import tensorflow as tf
+
+    w, h = frcnn_resize(width, height)
+    fh, fw = -(-h // stride), -(-w // stride)
+    return _rpn_anchors(fh, fw, tf.constant([float(h), float(w)])).numpy()
+
+
+def _layer_macs(model) -> list[tuple[str, int, int, int]]:
+    """(layer name, multiply-adds per output position, output height, output width) of each
+    convolution and dense layer of a Keras model built on a concrete input shape."""
+    import keras
+
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            kh, kw, cin, mult = layer.kernel.shape
+            per = kh * kw * cin * mult
+        elif isinstance(layer, keras.layers.Conv2D):
+            kh, kw, cin, cout = layer.kernel.shape  # cin is per group
+            per = kh * kw * cin * cout
+        elif isinstance(layer, keras.layers.Dense):
+            per = layer.kernel.shape[0] * layer.kernel.shape[1]
+        else:
+            continue
+        shape = layer.output.shape
+        oh, ow = (int(shape[1]), int(shape[2])) if len(shape) == 4 else (1, 1)
+        rows.append((layer.name, int(per), oh, ow))
+    return rows
+
+
+def architecture_macs(name: str, width: int = 640, height: int = 480) -> dict:
+    """Multiply-adds of the full stand-in and of the real config, counted layer by layer, in GMACs.
+
+    Returns ``{part: (stand_in_gmacs, real_gmacs)}``. The real config's count uses the stand-in's
+    layers (the same kernels and channels as the TF object-detection API's networks) at the real
+    config's positions: for Faster R-CNN, the first stage and RPN at stride 8 (atrous) with SAME
+    paddings (positions ceil(size / stride)), 300 proposals through mixed_7a..conv_7b on 17x17 crops
+    (VALID stride-2 convolutions, 8x8 after mixed_7a, as the API's feature extractor), and heads with
+    ``REAL_NUM_CLASSES`` + 1 class outputs and ``REAL_NUM_CLASSES`` x 4 box outputs; for SSD, the same
+    network at 300x300 with ``REAL_NUM_CLASSES`` + 1 class outputs. Builds the Keras networks (no
+    weights are used); takes a few seconds and a few hundred MiB for Faster R-CNN.
+    """
+    _check_name(name)
+    import keras
+
+    try:
+        with _seeded_build():
+            return _ssd_macs() if name == "ssd_mobilenet_v2" else _frcnn_macs(width, height)
+    finally:
+        keras.backend.clear_session()
+
+
+def _ssd_macs() -> dict:
+    network, _, _ = _ssd_network(_CONFIGS[("ssd_mobilenet_v2", "full")]["size"], tiny=False)
+    parts = {"MobileNetV2 backbone": [0, 0], "extra layers": [0, 0], "box + class heads": [0, 0]}
+    backbone_names = {layer.name for layer in network.layers[:network.layers.index(network.get_layer("out_relu")) + 1]}
+    for layer_name, per, oh, ow in _layer_macs(network):
+        macs = per * oh * ow
+        filters = network.get_layer(layer_name).kernel.shape[-1]
+        is_head = network.get_layer(layer_name).kernel.shape[0] == 1 and layer_name not in backbone_names and (
+            filters % (NUM_CLASSES + 1) == 0 or filters in (12, 24))
+        key = "MobileNetV2 backbone" if layer_name in backbone_names else "box + class heads" if is_head else "extra layers"
+        real = macs * (REAL_NUM_CLASSES + 1) / (NUM_CLASSES + 1) if is_head and filters % (NUM_CLASSES + 1) == 0 else macs
+        parts[key][0] += macs
+        parts[key][1] += real
+    return {k: (a / 1e9, b / 1e9) for k, (a, b) in parts.items()}
+
+
+def _frcnn_macs(width: int, height: int) -> dict:
+    import math
+
+    import keras
+
+    w, h = frcnn_resize(width, height)
+    proposals = _CONFIGS[("faster_rcnn_inception_resnet_v2", "full")]["proposals"]
+    base = keras.applications.InceptionResNetV2(include_top=False, weights=None, input_shape=(h, w, 3))
+    rows = _layer_macs(base)
+    split = [r[0] for r in rows].index("block17_20_conv") + 1  # the first stage ends with block17_20
+    parts = {"first stage": [0, 0], "RPN head": [0, 0], "second stage, 300 crops": [0, 0], "class + box layers": [0, 0]}
+    block17 = base.get_layer("block17_20_ac").output.shape[1:3]
+    for k, (_, per, oh, ow) in enumerate(rows):
+        stride = 2 ** round(math.log2(h / oh))
+        if k < split:  # the real first stage: at most stride 8 (atrous), SAME paddings
+            parts["first stage"][0] += per * oh * ow
+            parts["first stage"][1] += per * -(-h // min(stride, 8)) * -(-w // min(stride, 8))
+        else:  # on 17x17 crops: 1x1 convolutions of mixed_7a at 17x17, the rest at 8x8
+            positions = 17 * 17 if (oh, ow) == tuple(block17) else 8 * 8
+            parts["second stage, 300 crops"][0] += per * positions * proposals
+            parts["second stage, 300 crops"][1] += per * positions * proposals
+    rpn_per = 9 * 1088 * 512 + 512 * 12 + 512 * 48
+    parts["RPN head"] = [rpn_per * int(block17[0]) * int(block17[1]), rpn_per * -(-h // 8) * -(-w // 8)]
+    parts["class + box layers"] = [proposals * 1536 * (NUM_CLASSES + 1 + NUM_CLASSES * 4),
+                                   proposals * 1536 * (REAL_NUM_CLASSES + 1 + REAL_NUM_CLASSES * 4)]
+    return {k: (a / 1e9, b / 1e9) for k, (a, b) in parts.items()}
 
 
 # --- using the detections ---------------------------------------------------------------------

@@ -234,7 +234,7 @@ def architecture_cost(name: str, image: torch.Tensor, repeat: int = 5, warmup: i
 
     Returns
     -------
-    dict: ``name``, ``model``, ``input`` ("HxW" after the model's resize), ``proposals``,
+    dict: ``name``, ``model``, ``input`` ("WxH", width x height after the model's resize, as photo sizes are written in the course), ``proposals``,
     ``params_M``, ``features_gmacs``, ``heads_gmacs`` (if counted), ``features_ms``, ``heads_ms``
     (medians), ``total_ms`` (median of the per-round sums), ``total_min_ms`` (the fastest round's
     sum, the least disturbed by other load), ``fps`` (1000 / total_ms),
@@ -245,7 +245,7 @@ def architecture_cost(name: str, image: torch.Tensor, repeat: int = 5, warmup: i
     with torch.inference_mode():
         feats = parts["features"]()
     h, w = parts["input_size"]
-    row = {"name": name, "model": DETECTORS[name][0], "input": f"{h}x{w}", "proposals": parts["proposals"],
+    row = {"name": name, "model": DETECTORS[name][0], "input": f"{w}x{h}", "proposals": parts["proposals"],
            "params_M": count_parameters(model) / 1e6}
     if count:
         row["features_gmacs"] = count_macs(parts["features"]) / 1e9

@@ -51,3 +51,15 @@ def test_best_match_takes_the_highest_score_among_overlapping_boxes():
         best_match(boxes, scores[:2], target)
     with pytest.raises(ValueError, match="iou_threshold"):
         best_match(boxes, scores, target, iou_threshold=0)
+
+
+def test_best_match_is_class_aware_when_labels_are_given():
+    target = np.array([10.0, 10.0, 50.0, 50.0])
+    boxes = np.array([[10, 10, 50, 50], [12, 10, 50, 52]], float)
+    scores = np.array([0.9, 0.4])
+    labels = np.array([b"Picture frame", b"Cat"], dtype=object)
+    assert best_match(boxes, scores, target) == (0.9, 0)
+    assert best_match(boxes, scores, target, labels=labels, target_label=b"Cat") == (0.4, 1)
+    assert best_match(boxes, scores, target, labels=labels, target_label=b"Dog") == (0.0, -1)
+    with pytest.raises(ValueError, match="both"):
+        best_match(boxes, scores, target, labels=labels)

@@ -412,8 +412,12 @@ def _build_faster_rcnn(name, num_classes, weights, trainable_layers, image_size,
     if weights == "coco":  # torchvision's COCO detector: its weights, except the class-specific layer
         coco = _coco_model(name, lambda: getattr(torchvision.models.detection, name)(weights="DEFAULT"))
         state = {k: v for k, v in coco.state_dict().items() if not k.startswith("roi_heads.box_predictor.")}
+        new_parts = ()
+        if _levels(kwargs) != "C4-C5":  # COCO's pyramid and RPN are C4-C5's: only its backbone and box head fit
+            state = {k: v for k, v in state.items() if not k.startswith(("backbone.fpn.", "rpn."))}
+            new_parts = ("backbone.fpn.", "rpn.")
         missing, _ = model.load_state_dict(state, strict=False)
-        assert all(k.startswith("roi_heads.box_predictor.") for k in missing), missing
+        assert all(k.startswith(("roi_heads.box_predictor.", *new_parts)) for k in missing), missing
         model.roi_heads.box_predictor = faster_rcnn.FastRCNNPredictor(
             model.roi_heads.box_predictor.cls_score.in_features, num_classes + 1)
     elif weights is not None:  # a C3-C5 pyramid (and its RPN) does not fit the checkpoint's: backbone only

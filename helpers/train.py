@@ -25,12 +25,16 @@ from torch import nn  # noqa: E402
 
 
 def cpu_threads() -> int:
-    """Threads for torch on this CPU: all cores, or 1 when other jobs already keep them busy.
+    """Threads for torch on this CPU: all cores, or 1 when other jobs already keep them busy
+    (``COURSE_TORCH_THREADS=N`` in the environment sets N).
 
     On a machine whose load average exceeds its core count, torch's worker threads spin while
     waiting for each other and a 2-thread step can be several times slower than a 1-thread one.
     """
     cores = os.cpu_count() or 1
+    forced = os.environ.get("COURSE_TORCH_THREADS", "").strip()
+    if forced.isdigit() and int(forced) > 0:  # e.g. a run that knows it has the machine to itself
+        return int(forced)
     try:
         busy = os.getloadavg()[0] > cores
     except OSError:  # not available on this platform

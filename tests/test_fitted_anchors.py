@@ -206,3 +206,22 @@ def test_zoom_drops_boxes_mostly_cropped_away():
 def test_zoom_refuses_a_bad_range():
     with pytest.raises(ValueError, match="scale_range"):
         RandomZoom((0, 1))
+
+
+def test_coco_start_with_a_c3_c5_pyramid_keeps_cocos_backbone_and_box_head(monkeypatch):
+    """Online, a fitted Faster R-CNN starts from COCO's backbone and box head; its new pyramid and RPN
+    (C3-C5, 9 anchors) cannot take COCO's C4-C5 ones. A random model of torchvision's layout stands in
+    for the download."""
+    import torchvision
+
+    coco = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None)
+    monkeypatch.setattr(detection, "_coco_model", lambda name, build: coco)
+    model = detection.build_detector(FRCNN, 5, weights="coco", image_size=256, fpn_levels="C3-C5",
+                                     anchor_sizes=((16, 20, 25), (32, 40, 50), (64, 80, 100), (128, 160, 200)))
+    ref = coco.state_dict()
+    own = model.state_dict()
+    body = [k for k in own if k.startswith("backbone.body.")]
+    assert body and all(torch.equal(own[k], ref[k]) for k in body)
+    head = [k for k in own if k.startswith("roi_heads.box_head.")]
+    assert head and all(torch.equal(own[k], ref[k]) for k in head)
+    assert model.rpn.anchor_generator.num_anchors_per_location() == [9, 9, 9, 9]

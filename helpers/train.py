@@ -193,7 +193,7 @@ def train_detector(model: nn.Module, dataset, *, iterations: int, batch_size: in
         history["seconds"].append(time.perf_counter() - tic)
         spent += history["seconds"][-1]
         if bar is not None:
-            bar.update(history["seconds"][-1] if time_budget_s is not None else 1)
+            bar.update(min(int(spent), bar.total) - bar.n if time_budget_s is not None else 1)
             bar.set_postfix(loss=f"{np.mean(history['loss'][-20:]):.3f}", lr=f"{history['lr'][-1]:.4f}", refresh=False)
         if checkpoint is not None and (it + 1) % checkpoint_every == 0:
             save_checkpoint(checkpoint, model, opt, iteration=it + 1, history=history)
@@ -222,9 +222,9 @@ def _progress_bar(progress: bool, desc: str, start: int, iterations: int, spent:
 
     # mininterval and refresh=False: a refresh per second, not one per iteration (a notebook keeps
     # every text refresh as output)
-    if budget is not None:
-        return tqdm(desc=desc, total=float(budget), initial=min(spent, budget), unit="s", mininterval=1.0,
-                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}{postfix}]")
+    if budget is not None:  # whole seconds of training against the budget
+        return tqdm(desc=desc, total=max(1, math.ceil(budget)), initial=min(int(spent), math.ceil(budget)), unit="s",
+                    mininterval=1.0)
     return tqdm(desc=desc, total=iterations, initial=start, unit="it", mininterval=1.0)
 
 

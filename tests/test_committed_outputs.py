@@ -187,6 +187,14 @@ def test_each_rule_is_enforced(text, what):
     assert any(what in p for p in found), found
 
 
+def test_separate_finished_bars_with_one_label_are_not_states_of_one_bar():
+    bars = [new_output("display_data", data={"text/plain": f"training: 100%|██████████| 800/800 [01:0{i}<00:00]"})
+            for i in range(3)]
+    assert co.problems(notebook(*bars)) == []  # one bar per seed, each finished
+    text = "training: 100%|##########| 800/800 [01:00<00:00]\ntraining: 100%|##########| 800/800 [01:01<00:00]\n"
+    assert co.problems(notebook(stderr(text))) == []
+
+
 def test_long_lines_count_where_a_learner_reads_them():
     wide = "y" * 130
     assert co.problems(notebook(stdout("x" * 120 + "\n"))) == []

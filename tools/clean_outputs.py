@@ -166,16 +166,18 @@ def _bar_problems(where: str, text: str) -> list[str]:
     found, seen = [], {}
     for m in BAR.finditer(text):
         key = (m["desc"].strip(), m["total"])
-        seen[key] = seen.get(key, 0) + 1
         n, total = _number(m["n"]), _number(m["total"])
+        seen.setdefault(key, []).append(n is not None and bool(total) and n >= total)
         line = m.group(0).strip()
         if n is not None and total and n < total:
             found.append(f"{where}: progress bar ends short of 100 % ({m['n']}/{m['total']}), which reads as a "
                          "crash; a loop that stops early closes its bar with helpers.progress.stop_bar(bar, "
                          f"reason) (or iterates helpers.progress.budgeted): {line[:120]!r}")
-    for (desc, total), count in seen.items():
-        if count > 1:
-            found.append(f"{where}: {count} states of one progress bar ({desc!r}, total {total}); "
+    for (desc, total), complete in seen.items():
+        # several complete bars of one label (a loop over seeds) are separate bars; an incomplete
+        # line beside others of its label is an earlier state of one bar
+        if len(complete) > 1 and not all(complete):
+            found.append(f"{where}: {len(complete)} states of one progress bar ({desc!r}, total {total}); "
                          "a bar leaves one final line")
     return found
 

@@ -508,3 +508,10 @@ def time_training_steps(names, images: np.ndarray, targets: list, num_classes: i
                 optims[n].step()
             out[n].append((time.perf_counter() - start) / steps)
     return {n: np.array(v) for n, v in out.items()}
+
+
+def coco_category_names() -> list[str]:
+    """The COCO category names (index = label) of torchvision's FCOS ResNet-50-FPN weights; no download."""
+    from torchvision.models.detection import FCOS_ResNet50_FPN_Weights
+
+    return list(FCOS_ResNet50_FPN_Weights.COCO_V1.meta["categories"])

@@ -6,6 +6,8 @@ An arm is one model trained by :func:`helpers.train.train_detector` under a budg
 made on val, and the chosen model is scored on test once, elsewhere.
 
 * :func:`train_arm` - train, time and score one arm.
+* :func:`arm_summary` - what a recorded run keeps of an arm (JSON-ready: curve, final val, losses).
+* :func:`plot_curves` - accuracy against training time and iterations, one line per run.
 * :func:`dataset_labels` / :func:`objects_per_class` - the labels a (resampled, concatenated)
   training set holds, read from the annotations without decoding an image.
 * :func:`plot_per_class` - per-class AP of several arms side by side, with intervals.
@@ -103,6 +105,61 @@ def train_arm(label: str, model, train_set, val_set, *, iterations: int, time_bu
             "seconds": float(np.sum(history["seconds"])), "stopped_by": history["stopped_by"], "val": val,
             "AP50": float(val["coco"]["AP50"]), "AP": float(val["coco"]["AP"]),
             "AP50_per_class": dict(val["AP50_per_class"]), "curve": curve}
+
+
+def arm_summary(arm: Mapping, class_names: Sequence[str], **extra) -> dict:
+    """What a record keeps of one :func:`train_arm` result: plain numbers only (JSON-ready).
+
+    Parameters
+    ----------
+    arm : a :func:`train_arm` result
+    class_names : the class names, in label order (label 1 is ``class_names[0]``)
+    **extra : added as they are (e.g. ``detector="SSDlite", seed=0, lr=0.04``)
+
+    Returns
+    -------
+    dict: ``extra``'s keys, ``iterations``, ``seconds``, ``stopped_by``, ``curve`` (as in
+    :func:`train_arm`), ``val_AP50``, ``val_AP``, ``val_AP50_per_class`` (``{name: AP}``) and
+    ``last_losses`` (each loss term's mean over the last 20 iterations).
+    """
+    per_class = {class_names[int(label) - 1]: float(ap) for label, ap in arm["AP50_per_class"].items()}
+    losses = {key: float(np.mean(values[-20:])) for key, values in arm["history"].items()
+              if key.startswith(("loss_", "classification", "bbox")) and len(values)}
+    return {**extra, "iterations": int(arm["iterations"]), "seconds": float(arm["seconds"]),
+            "stopped_by": str(arm["stopped_by"]), "curve": {k: [float(v) for v in vs] for k, vs in arm["curve"].items()},
+            "val_AP50": float(arm["AP50"]), "val_AP": float(arm["AP"]), "val_AP50_per_class": per_class,
+            "last_losses": losses}
+
+
+def plot_curves(runs: Sequence[Mapping], axes, *, names: Sequence[str] | None = None, ylabel: str = "val mAP@0.5"):
+    """Accuracy against training time (``axes[0]``) and iterations (``axes[1]``), one line per run.
+
+    Parameters
+    ----------
+    runs : :func:`arm_summary` dicts with ``detector`` and ``seed`` keys and a non-empty ``curve``
+    axes : two matplotlib axes
+    names : the detectors in colour order (default: as they first appear in ``runs``)
+
+    A detector keeps one colour; seed 0 is drawn solid, other seeds dashed, so seeds that coincide
+    stay visible as a pair. Returns the legend handles, one per run.
+    """
+    if not runs:
+        raise ValueError("runs is empty: nothing to plot")
+    empty = [f"{r.get('detector')}, seed {r.get('seed')}" for r in runs if not r["curve"]["AP50"]]
+    if empty:
+        raise ValueError(f"runs without a curve (train_arm's curve_at_s was empty): {empty}")
+    names = list(names) if names is not None else list(dict.fromkeys(r["detector"] for r in runs))
+    handles = []
+    for r in runs:
+        style = {"color": f"C{names.index(r['detector'])}", "ls": "-" if r["seed"] == 0 else "--", "marker": "o",
+                 "ms": 4}
+        (line,) = axes[0].plot(r["curve"]["seconds"], r["curve"]["AP50"], label=f"{r['detector']}, seed {r['seed']}",
+                               **style)
+        axes[1].plot(r["curve"]["iteration"], r["curve"]["AP50"], **style)
+        handles.append(line)
+    axes[0].set(xlabel="training time (s)", ylabel=ylabel, ylim=(0, 1.02))
+    axes[1].set(xlabel="iterations (4 images each)", ylim=(0, 1.02))
+    return handles
 
 
 def plot_per_class(per_class: Mapping[str, Mapping[int, float]], class_names: Mapping[int, str], *, ax=None,

@@ -191,7 +191,7 @@ class DetectorInfo:
         built = f", built in {self.build_s:.1f} s" if self.build_s else ""
         params = ("parameters unavailable (neither variables nor float constants to count)" if self.n_params is None
                   else f"parameters {self.params_text()} ({self.params_from})")
-        return (f"{self.name}: loaded from {self.loaded_from or self.path}\n    weights {self.weights} | "
+        return (f"{self.name}:\n    loaded from {self.loaded_from or self.path}\n    weights {self.weights} | "
                 f"{params} | {self.size_mib:.0f} MiB on disk | hub.load {self.load_s:.1f} s{built}")
 
 

@@ -16,6 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ("helpers/weights/mobilenet_v3_large_shapes.pt", "helpers/weights/mobilenet_v3_large_shapes.pt.sha256")
+#: results recorded by benchmarks/ scripts that notebooks load (helpers.recorded): package data too
+RECORDS = tuple(str(p.relative_to(ROOT)) for p in sorted((ROOT / "helpers" / "recorded").glob("*.json")))
 
 
 def test_shapes_backbone_lives_in_the_package():
@@ -32,7 +34,7 @@ def test_a_built_wheel_contains_the_checkpoint_and_its_digest(tmp_path):
     src = tmp_path / "src"
     tracked = subprocess.run(["git", "ls-files", "pyproject.toml", "README.md", "helpers"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout.split()
-    for name in tracked + list(WEIGHTS):  # the weights may be uncommitted in a working copy
+    for name in tracked + list(WEIGHTS) + list(RECORDS):  # these may be uncommitted in a working copy
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, src / name)
     out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
@@ -40,10 +42,11 @@ def test_a_built_wheel_contains_the_checkpoint_and_its_digest(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("od_course_helpers-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert set(WEIGHTS) <= names, sorted(n for n in names if not n.endswith(".py"))
+    assert set(WEIGHTS) | set(RECORDS) <= names, sorted(n for n in names if not n.endswith(".py"))
     with zipfile.ZipFile(wheel) as z:
         assert z.read(WEIGHTS[0]) == (ROOT / WEIGHTS[0]).read_bytes()
         assert z.read(WEIGHTS[1]) == (ROOT / WEIGHTS[1]).read_bytes()
+        assert all(z.read(r) == (ROOT / r).read_bytes() for r in RECORDS)
         metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert re.search(r"^Requires-Dist: defusedxml", metadata, re.M)
 

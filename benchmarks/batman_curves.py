@@ -1,0 +1,153 @@
+"""Notebook 05's detector race up to the main model's budget: val mAP@0.5 against time, several seeds.
+
+    PYTHONPATH=$PWD python benchmarks/batman_curves.py                      # 660 s, seeds 0 1, 2 jobs
+    PYTHONPATH=$PWD python benchmarks/batman_curves.py --budget-s 120 --detectors SSDlite --seeds 0
+
+Notebook 05 trains Faster R-CNN, RetinaNet and SSDlite for 60 s each (two seeds) and its main model for
+11 minutes; on 2 CPU cores, curves for all three up to those 11 minutes with two seeds (66 min of
+training) do not fit its 45-minute budget. This script runs them, set up exactly as the notebook sets
+them up (the data of its full mode, anchors fitted at 320 px with ``helpers.detection.fit_anchors``,
+the shapes backbone as the one start, the notebook's learning rates, the main run's warm-up and
+cosine schedule over the whole budget), scores a fixed 60-image part of val every ``--every-s``
+seconds of training and the whole val split at the end, and writes the record
+``helpers/recorded/batman_curves.json`` (command, commit, machine, date, one entry per run), which
+the notebook loads and plots.
+
+``--jobs 2 --threads 1`` (the default) runs two trainings side by side with one torch thread each: the
+two seeds of one detector start together, so both see the same machine, and every detector gets the
+same conditions. Scoring time is not training time (``helpers.compare.train_arm``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+#: architecture, options and learning rate per detector: notebook 05's DETECTORS, verbatim
+DETECTORS = {
+    "Faster R-CNN": ("fasterrcnn_mobilenet_v3_large_320_fpn", {"box_batch_size_per_image": 64, "box_head_size": 256},
+                     0.02),
+    "RetinaNet": ("retinanet_mobilenet_v3_large_fpn", {"score_thresh": 0.01}, 0.02),
+    "SSDlite": ("ssdlite320_mobilenet_v3_large", {}, 0.04),
+}
+IMAGE_SIZE = 320
+WARMUP = 50
+BATCH = 4
+CURVE_IMAGES = 60
+
+
+def machine() -> str:
+    """The CPU model, its core count and the GPU if torch sees one, in one line."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return f"{cpu}, {os.cpu_count()} cores{gpu}"
+
+
+def commit() -> str:
+    """``git rev-parse HEAD``, with "+dirty" when tracked files differ from it; "unknown" without git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def datasets():
+    """The notebook's training set (zoom augmentation), val split and 60-image curve subset."""
+    from torch.utils.data import Subset
+
+    from helpers.data import VOCDetectionDataset, make_batman_dataset, train_transforms
+
+    data = ROOT / "data" / "generated" / "batman"
+    make_batman_dataset(data, 1500, seed=0, holdout_style="sketch")
+    train_ds = VOCDetectionDataset(data, "train", transforms=train_transforms(hflip=0.0))
+    val_ds = VOCDetectionDataset(data, "val")
+    return train_ds, val_ds, Subset(val_ds, range(min(CURVE_IMAGES, len(val_ds))))
+
+
+def one_run(job: dict) -> dict:
+    """Train one detector with one seed under the budget (in a worker process); its curve and final val."""
+    import torch
+
+    from helpers import compare, detection
+    from helpers.data import CLASSES
+
+    torch.set_num_threads(job["threads"])
+    train_ds, val_ds, val_curve = datasets()
+    arch, options, lr = DETECTORS[job["detector"]]
+    torch.manual_seed(job["seed"])
+    model = detection.build_detector(arch, len(CLASSES), weights="shapes", image_size=IMAGE_SIZE,
+                                     trainable_backbone_layers=6, **options, **job["fitted"])
+    arm = compare.train_arm(f"{job['detector']}, seed {job['seed']}", model, train_ds, val_ds, iterations=10**6,
+                            time_budget_s=job["budget_s"], seed=job["seed"], batch_size=BATCH, lr=lr, warmup=WARMUP,
+                            curve_at_s=job["curve_at_s"], curve_set=val_curve, progress=False)
+    return compare.arm_summary(arm, CLASSES, detector=job["detector"], seed=job["seed"], lr=lr, threads=job["threads"])
+
+
+def main(argv=None) -> None:
+    from helpers import detection
+    from helpers.recorded import save_recorded
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget-s", type=float, default=660.0, help="training seconds per run (notebook 05: 660)")
+    parser.add_argument("--every-s", type=float, default=120.0, help="score the curve subset every this many s")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
+    parser.add_argument("--jobs", type=int, default=2, help="trainings side by side (processes)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per training")
+    parser.add_argument("--name", default="batman_curves", help="record name (helpers/recorded/<name>.json)")
+    args = parser.parse_args(argv)
+    if args.budget_s <= 0 or args.every_s <= 0 or args.jobs < 1 or args.threads < 1:
+        parser.error("--budget-s, --every-s, --jobs and --threads must be positive")
+
+    train_ds, _, _ = datasets()
+    fitted = {name: detection.fit_anchors(arch, train_ds, IMAGE_SIZE, verbose=False)
+              for name, (arch, _, _) in DETECTORS.items() if name in args.detectors}
+    curve_at = [float(t) for t in range(int(args.every_s), int(args.budget_s), int(args.every_s))]
+    jobs = [{"detector": d, "seed": s, "fitted": fitted[d], "budget_s": args.budget_s, "curve_at_s": curve_at,
+             "threads": args.threads} for d in args.detectors for s in args.seeds]  # a detector's seeds side by side
+    record = {"command": " ".join(["python benchmarks/batman_curves.py", *(argv if argv is not None else sys.argv[1:])]),
+              "commit": commit(), "machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "set_up": {"image_size": IMAGE_SIZE, "batch_size": BATCH, "warmup": WARMUP, "start": "shapes",
+                         "budget_s": args.budget_s, "curve_images": CURVE_IMAGES, "jobs": args.jobs,
+                         "threads_per_job": args.threads, "fitted": fitted},
+              "runs": []}
+    print(f"{len(jobs)} runs of {args.budget_s:.0f} s, {args.jobs} at a time with {args.threads} thread(s) each; "
+          f"curve every {args.every_s:.0f} s; {record['machine']}", flush=True)
+    tic = time.perf_counter()
+    with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
+        for run in pool.imap(one_run, jobs):
+            record["runs"].append(run)
+            record["wall_s"] = round(time.perf_counter() - tic)
+            path = save_recorded(args.name, record)  # after every run: nothing lost if it is stopped
+            print(f"{run['detector']:13s} seed {run['seed']}: {run['iterations']:5d} it. in {run['seconds']:4.0f} s, "
+                  f"val mAP@0.5 {run['val_AP50']:.3f} | curve " + " ".join(
+                      f"{s:.0f}s:{a:.3f}" for s, a in zip(run["curve"]["seconds"], run["curve"]["AP50"], strict=True)),
+                  flush=True)
+    print(f"written {path.relative_to(ROOT)} after {record['wall_s']} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -626,17 +626,41 @@ def default_weights(online: bool | None = None, name: str = "fasterrcnn_mobilene
 # ---------------------------------------------------------------------------------------------
 # inference and COCO output
 # ---------------------------------------------------------------------------------------------
+def check_image_values(image) -> None:
+    """Refuse an image whose values a detector would misread: uint8 is 0..255, float is 0..1.
+
+    ``image``: a NumPy array or a torch tensor, any layout. Raises ValueError for another integer
+    type or bool (is it 0..255 or 0..1?), NaN or infinity, and a float image whose values lie
+    clearly outside [0, 1] (below -0.5 or above 1.5: a 0..255 photo stored as float, which the
+    detector would take as a glaringly overexposed one; a resize's small overshoot is allowed).
+    """
+    x = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    if x.dtype == np.uint8:
+        return
+    if x.dtype == bool or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ValueError(f"an image must be uint8 (0..255) or float (0..1), got dtype {x.dtype}")
+    if np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"an image of dtype {x.dtype} is ambiguous: pass uint8 for 0..255 values "
+                         f"(image.astype(np.uint8)) or float for 0..1 values")
+    if x.size and not np.isfinite(x).all():
+        raise ValueError("the image contains NaN or infinite values")
+    if x.size and (x.min() < -0.5 or x.max() > 1.5):
+        raise ValueError(f"float image values must lie in [0, 1], got {x.min():.4g}..{x.max():.4g}: divide a 0..255 "
+                         "image by 255 (or pass it as uint8)")
+
+
 def _to_tensor_image(image) -> torch.Tensor:
     """(C, H, W) float tensor in [0, 1] from a tensor, a NumPy (H, W, 3) uint8/float array or a PIL image."""
     if isinstance(image, torch.Tensor):
         t = image
     else:
-        arr = np.asarray(image)
+        arr = np.array(image)  # a copy: a PIL image's buffer is read-only
         if arr.ndim != 3 or arr.shape[2] != 3:
             raise ValueError(f"an image must be (H, W, 3) RGB, got shape {arr.shape}")
-        t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
+        t = torch.from_numpy(arr).permute(2, 0, 1)
     if t.ndim != 3 or t.shape[0] != 3:
         raise ValueError(f"an image tensor must be (3, H, W), got shape {tuple(t.shape)}")
+    check_image_values(t)
     if t.dtype == torch.uint8:
         t = t.float() / 255.0
     return t.float()

@@ -82,8 +82,8 @@ def onnx_input(image) -> np.ndarray:
     """One image as the ONNX graph takes it: float32 ``(3, H, W)`` in [0, 1].
 
     Scaled exactly as :func:`helpers.detection.predict` scales its inputs: a uint8 image (tensor,
-    array or PIL image) is divided by 255; a float image is kept as it is (it is taken to be in
-    [0, 1] already). Tensors and ``(3, H, W)`` arrays are channels-first; an ``(H, W, 3)`` array
+    array or PIL image) is divided by 255; a float image is kept as it is, and refused when its
+    values are clearly not in [0, 1] (:func:`helpers.detection.check_image_values`). Tensors and ``(3, H, W)`` arrays are channels-first; an ``(H, W, 3)`` array
     or a PIL image is channels-last, as in ``predict``.
     """
     if isinstance(image, torch.Tensor):
@@ -94,10 +94,11 @@ def onnx_input(image) -> np.ndarray:
             x = x.transpose(2, 0, 1)  # (H, W, 3) -> (3, H, W)
     if x.ndim != 3 or x.shape[0] != 3:
         raise ValueError(f"the ONNX detector takes one (3, H, W) image, got shape {x.shape}")
+    from helpers.detection import check_image_values
+
+    check_image_values(x)  # the same rule as predict: uint8 0..255 or float 0..1, nothing ambiguous
     if x.dtype == np.uint8:
         return np.ascontiguousarray(x, dtype=np.float32) / np.float32(255.0)
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)) or x.dtype == bool:
-        raise ValueError(f"an image must be uint8 (0..255) or float (0..1), got dtype {x.dtype}")
     return np.ascontiguousarray(x, dtype=np.float32)
 
 

@@ -72,6 +72,10 @@ LOG_CLAMP = -100.0
 
 def _array(x, name: str) -> np.ndarray:
     """``x`` as a float64 array, refusing NaN and infinities."""
+    if getattr(x, "requires_grad", False):  # a torch tensor in a graph: NumPy would drop its gradient
+        raise TypeError(f"{name} requires grad, but these losses are NumPy references without gradients: "
+                        "train with torch's own (e.g. torchvision.ops.generalized_box_iou_loss), or pass "
+                        f"{name}.detach() to compare values")
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as err:

@@ -550,6 +550,12 @@ def bar_chart(values: Mapping[str, float], *, ax=None, title: str | None = None,
                     ha="center", va="bottom", fontsize=9)
     if log:
         ax.set_yscale("log")
+    # headroom above the tallest bar, so that its value stays inside the frame (a log axis: in decades)
+    low, high = ax.get_ylim()
+    if log and numbers.max() > 0:
+        ax.set_ylim(low, numbers.max() * (numbers.max() / max(low, 1e-300)) ** 0.18)
+    elif numbers.max() > 0:
+        ax.set_ylim(low, max(high, numbers.max() * 1.18))
     if title:
         ax.set_title(title)
     if ylabel:
@@ -603,6 +609,14 @@ def readability_problems(fig=None, *, dpi: float | None = None, min_text_px: flo
                         for axis in (ax.xaxis, ax.yaxis) for t in axis.get_ticklabels(which="both")}
         hidden_ticks |= {id(t) for ax in fig.axes if not ax.axison for axis in (ax.xaxis, ax.yaxis)
                          for tick in axis.get_major_ticks() + axis.get_minor_ticks() for t in (tick.label1, tick.label2)}
+        for ax in fig.axes:  # matplotlib keeps labels of ticks beyond the view limits; it does not draw them
+            frame = ax.get_window_extent(renderer)
+            for axis, lo, hi, centre in ((ax.xaxis, frame.x0, frame.x1, lambda e: (e.x0 + e.x1) / 2),
+                                         (ax.yaxis, frame.y0, frame.y1, lambda e: (e.y0 + e.y1) / 2)):
+                for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                    for label in (tick.label1, tick.label2):
+                        if label.get_text().strip() and not lo - 1 <= centre(label.get_window_extent(renderer)) <= hi + 1:
+                            hidden_ticks.add(id(label))
         for text in fig.findobj(Text):
             if not text.get_visible() or not text.get_text().strip() or text.figure is None:
                 continue

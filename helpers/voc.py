@@ -569,7 +569,13 @@ def read_split(root, split: str | None = None, classes: Sequence[str] | None = C
 
 
 def duplicate_message(first, second, image_path) -> str:
-    """Why two annotation files for one image are refused (a copy such as ``a - Copy.xml``)."""
+    """Why two annotation files for one image are refused (a copy such as ``a - Copy.xml``).
+
+    The file named like the image (``a.xml`` for ``a.jpg``) is called the original, whichever was
+    read first, so that the learner is told to delete the copy.
+    """
+    if Path(second).stem == Path(image_path).stem != Path(first).stem:
+        first, second = second, first
     return (f"{second}: a second annotation file for {Path(image_path).name}, already annotated by "
             f"{Path(first).name}; its objects would be counted twice (and a split could put the copies in "
             "train and val). Delete the copy you do not want.")

@@ -126,3 +126,12 @@ def test_iou_loss_is_scale_invariant_l1_is_not():
     for k in (0.1, 10.0):
         assert hl.giou_loss(p * k, t * k) == pytest.approx(hl.giou_loss(p, t), rel=1e-6)  # up to eps
         assert hl.mae(p * k, t * k) == pytest.approx(k * hl.mae(p, t), rel=1e-12)
+
+
+def test_losses_refuse_a_tensor_that_requires_grad_with_a_pointer_to_torch():
+    pred = torch.tensor([[0.0, 0.0, 2.0, 2.0]], requires_grad=True)
+    target = torch.tensor([[1.0, 1.0, 3.0, 3.0]])
+    with pytest.raises(TypeError, match=r"requires grad.*generalized_box_iou_loss.*detach"):
+        hl.giou_loss(pred, target)
+    expected = float(tv_ops.generalized_box_iou_loss(pred.detach(), target))
+    assert hl.giou_loss(pred.detach(), target) == pytest.approx(expected, abs=1e-6)

@@ -196,6 +196,8 @@ def test_two_annotation_files_for_one_image_are_refused_naming_both(tmp_path):
         read_split(tmp_path, None, ("thing",))
     msg = str(info.value)
     assert "a - Copy.xml" in msg and "a.xml" in msg and "twice" in msg, msg
+    # the copy is the one to delete, although " - Copy" sorts (and is read) before ".xml"
+    assert msg.startswith(str(tmp_path / "a - Copy.xml")) and "already annotated by a.xml" in msg, msg
 
 
 def test_class_names_in_nfc_and_nfd_are_one_class_and_said_so(tmp_path, capsys):

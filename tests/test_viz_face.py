@@ -175,3 +175,26 @@ def test_a_label_sticking_out_of_its_diagram_block_is_reported():
     ax.add_patch(FancyBboxPatch((1, 0.5), 0.6, 1, boxstyle="round,pad=0.02"))
     ax.text(1.3, 1.0, "a label far wider than its block", ha="center", va="center")
     assert any("sticks out of its block" in p for p in viz.readability_problems(fig))
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_bar_chart_values_stay_inside_the_frame_in_small_panels(log):
+    fig, axes = plt.subplots(2, 3, figsize=(8.8, 6.4))
+    for ax in axes.flat:
+        viz.bar_chart({"SSD": 70.0, "FRCNN": 8300.0}, ax=ax, log=log, fmt="{:.0f}", title="t")
+    fig.tight_layout()
+    assert viz.readability_problems(fig) == []
+    texts, frame = _extents(axes[0, 0])
+    assert all(frame.y0 <= t.y0 and t.y1 <= frame.y1 for t in texts), "a value label sticks out of its frame"
+
+
+def test_labels_of_ticks_beyond_the_view_are_not_counted_but_drawn_ones_are():
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.set_yscale("log")
+    ax.set_ylim(50, 2e4)  # matplotlib keeps the 10^1 and 10^5 labels, off the frame and not drawn
+    # a note exactly where the undrawn 10^5 label sits, left of the axis above the frame
+    ax.text(-0.02, 1e5, "a note", transform=ax.get_yaxis_transform(), ha="right", va="center", clip_on=False)
+    assert viz.readability_problems(fig) == []
+    ax.text(0.0, 1e3, "on the tick label", fontsize=30, transform=ax.get_yaxis_transform(), ha="right")
+    found = viz.readability_problems(fig)
+    assert any("overlap" in p and "on the tick label" in p for p in found), found  # with the drawn 10^3

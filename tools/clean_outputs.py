@@ -12,6 +12,8 @@ progress is recorded, never what a cell printed:
   final state, read from the widget state nbclient saved; the widget state (hundreds of lines of
   layout models) is then dropped from the notebook's metadata. A bar closed with ``leave=False``
   (no saved state) is dropped, as Jupyter shows it;
+- a notebook over 1 MB has its largest PNG figures re-encoded as JPEG (quality 85), largest first,
+  until it fits (:func:`fit_size`): the same pictures, a lossy encoding;
 - consecutive stream outputs of one stream are merged, as Jupyter front ends show them, and
   carriage returns are resolved as a terminal does (each line keeps its last state), so a text
   progress bar leaves its final line instead of one fragment per refresh.
@@ -133,10 +135,58 @@ def _merge_streams(nb) -> None:
             cell["outputs"] = [o for o in merged if o.output_type != "stream" or o.text.strip()]
 
 
+def _notebook_bytes(nb) -> int:
+    return len(nbformat.writes(nb).encode("utf-8")) + 1
+
+
+def _png_as_jpeg(png_b64: str, quality: int) -> str:
+    """A base64 PNG figure re-encoded as a base64 JPEG (transparency flattened onto white)."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(base64.b64decode(png_b64)))
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        flat = Image.new("RGB", image.size, "white")
+        flat.paste(image, mask=image.getchannel("A"))
+        image = flat
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=quality, optimize=True)
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def fit_size(nb, limit: int = MAX_NOTEBOOK_BYTES, quality: int = 85) -> int:
+    """Re-encode the largest PNG figures as JPEG, largest first, until ``nb`` fits in ``limit`` bytes.
+
+    Only when the notebook is over the limit, and only figures (``image/png`` display data): what
+    they show is unchanged, the encoding is lossy at ``quality``. Returns how many were re-encoded.
+    """
+    changed = 0
+    if _notebook_bytes(nb) <= limit:
+        return changed
+    pngs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+            if "image/png" in out.get("data", {})]
+    pngs.sort(key=lambda out: -len(out["data"]["image/png"]))
+    for out in pngs:
+        jpeg = _png_as_jpeg(out["data"]["image/png"], quality)
+        if len(jpeg) >= len(out["data"]["image/png"]):
+            continue
+        del out["data"]["image/png"]
+        out["data"]["image/jpeg"] = jpeg
+        if "image/png" in out.get("metadata", {}):  # the display size, if the kernel gave one
+            out["metadata"]["image/jpeg"] = out["metadata"].pop("image/png")
+        changed += 1
+        if _notebook_bytes(nb) <= limit:
+            break
+    return changed
+
+
 def clean(nb):
     """Clean ``nb``'s outputs in place (see the module docstring) and return it."""
     _widgets_to_text(nb)
     _merge_streams(nb)
+    fit_size(nb)
     return nb
 
 

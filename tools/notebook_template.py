@@ -57,7 +57,7 @@ def setup_cell_source(framework: str | None = None, extra_imports: str = "") -> 
         "import os",
         "import sys",
         "",
-        "# The repository to install from; COURSE_REPO_URL overrides it (the Colab rehearsal points it at a local clone).",
+        "# Where the course's package comes from: set COURSE_REPO_URL to install from your own fork.",
         f'REPO_URL = os.environ.get("{REPO_URL_VARIABLE}", "{REPO_URL}")',
         'if "google.colab" in sys.modules:  # Colab: the package comes from the repository',
         '    %pip install -q "od-course-helpers[colab] @ git+{REPO_URL}"',

@@ -2,6 +2,7 @@
 
     PYTHONPATH=$PWD python benchmarks/batman_curves.py                      # 660 s, seeds 0 1, 2 jobs
     PYTHONPATH=$PWD python benchmarks/batman_curves.py --budget-s 120 --detectors SSDlite --seeds 0
+    PYTHONPATH=$PWD python benchmarks/batman_curves.py --detectors SSDlite --no-zoom --append  # the ablation
 
 Notebook 05 trains Faster R-CNN, RetinaNet and SSDlite for 60 s each (two seeds) and its main model for
 11 minutes; on 2 CPU cores, curves for all three up to those 11 minutes with two seeds (66 min of
@@ -16,11 +17,16 @@ the notebook loads and plots.
 ``--jobs 2 --threads 1`` (the default) runs two trainings side by side with one torch thread each: the
 two seeds of one detector start together, so both see the same machine, and every detector gets the
 same conditions. Scoring time is not training time (``helpers.compare.train_arm``).
+
+``--no-zoom`` trains without the zoom augmentation (``train_transforms(scale_range=None)``): the
+notebook's zoom ablation at the main budget; ``--append`` adds the runs to the existing record
+(each run says whether it had the zoom, ``"zoom": true/false``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import platform
@@ -74,15 +80,17 @@ def commit() -> str:
     return head + ("+dirty" if dirty else "")
 
 
-def datasets():
-    """The notebook's training set (zoom augmentation), val split and 60-image curve subset."""
+def datasets(zoom: bool = True):
+    """The notebook's training set (with the zoom augmentation, or without it), val split and 60-image
+    curve subset."""
     from torch.utils.data import Subset
 
     from helpers.data import VOCDetectionDataset, make_batman_dataset, train_transforms
 
     data = ROOT / "data" / "generated" / "batman"
     make_batman_dataset(data, 1500, seed=0, holdout_style="sketch")
-    train_ds = VOCDetectionDataset(data, "train", transforms=train_transforms(hflip=0.0))
+    augment = train_transforms(hflip=0.0) if zoom else train_transforms(hflip=0.0, scale_range=None)
+    train_ds = VOCDetectionDataset(data, "train", transforms=augment)
     val_ds = VOCDetectionDataset(data, "val")
     return train_ds, val_ds, Subset(val_ds, range(min(CURVE_IMAGES, len(val_ds))))
 
@@ -95,15 +103,16 @@ def one_run(job: dict) -> dict:
     from helpers.data import CLASSES
 
     torch.set_num_threads(job["threads"])
-    train_ds, val_ds, val_curve = datasets()
+    train_ds, val_ds, val_curve = datasets(job["zoom"])
     arch, options, lr = DETECTORS[job["detector"]]
     torch.manual_seed(job["seed"])
     model = detection.build_detector(arch, len(CLASSES), weights="shapes", image_size=IMAGE_SIZE,
                                      trainable_backbone_layers=6, **options, **job["fitted"])
-    arm = compare.train_arm(f"{job['detector']}, seed {job['seed']}", model, train_ds, val_ds, iterations=10**6,
+    arm = compare.train_arm(f"{job['detector']}, seed {job['seed']}" + ("" if job["zoom"] else ", no zoom"), model, train_ds, val_ds, iterations=10**6,
                             time_budget_s=job["budget_s"], seed=job["seed"], batch_size=BATCH, lr=lr, warmup=WARMUP,
                             curve_at_s=job["curve_at_s"], curve_set=val_curve, progress=False)
-    return compare.arm_summary(arm, CLASSES, detector=job["detector"], seed=job["seed"], lr=lr, threads=job["threads"])
+    return compare.arm_summary(arm, CLASSES, detector=job["detector"], seed=job["seed"], lr=lr, threads=job["threads"],
+                               zoom=job["zoom"])
 
 
 def main(argv=None) -> None:
@@ -118,6 +127,8 @@ def main(argv=None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="trainings side by side (processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per training")
     parser.add_argument("--name", default="batman_curves", help="record name (helpers/recorded/<name>.json)")
+    parser.add_argument("--no-zoom", action="store_true", help="train without the zoom augmentation (the ablation)")
+    parser.add_argument("--append", action="store_true", help="add the runs to the existing record")
     args = parser.parse_args(argv)
     if args.budget_s <= 0 or args.every_s <= 0 or args.jobs < 1 or args.threads < 1:
         parser.error("--budget-s, --every-s, --jobs and --threads must be positive")
@@ -127,13 +138,23 @@ def main(argv=None) -> None:
               for name, (arch, _, _) in DETECTORS.items() if name in args.detectors}
     curve_at = [float(t) for t in range(int(args.every_s), int(args.budget_s), int(args.every_s))]
     jobs = [{"detector": d, "seed": s, "fitted": fitted[d], "budget_s": args.budget_s, "curve_at_s": curve_at,
-             "threads": args.threads} for d in args.detectors for s in args.seeds]  # a detector's seeds side by side
+             "threads": args.threads, "zoom": not args.no_zoom} for d in args.detectors for s in args.seeds]  # a detector's seeds side by side
     record = {"command": " ".join(["python benchmarks/batman_curves.py", *(argv if argv is not None else sys.argv[1:])]),
               "commit": commit(), "machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "set_up": {"image_size": IMAGE_SIZE, "batch_size": BATCH, "warmup": WARMUP, "start": "shapes",
                          "budget_s": args.budget_s, "curve_images": CURVE_IMAGES, "jobs": args.jobs,
                          "threads_per_job": args.threads, "fitted": fitted},
               "runs": []}
+    if args.append:
+        from helpers.recorded import load_recorded
+
+        earlier = load_recorded(args.name)
+        if any(json.loads(json.dumps(v)) != earlier["set_up"]["fitted"].get(k) for k, v in fitted.items()):
+            parser.error("--append: the record was made with other fitted anchors; rerun it whole")
+        record["runs"] = earlier["runs"]
+        for key in ("command", "commit", "date"):
+            record[key] = f"{earlier[key]}; then {record[key]}"
+        record["set_up"]["fitted"] = earlier["set_up"]["fitted"]
     print(f"{len(jobs)} runs of {args.budget_s:.0f} s, {args.jobs} at a time with {args.threads} thread(s) each; "
           f"curve every {args.every_s:.0f} s; {record['machine']}", flush=True)
     tic = time.perf_counter()

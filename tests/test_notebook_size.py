@@ -61,3 +61,13 @@ def test_clean_applies_the_size_rule():
     assert size(nb) > 1_000_000
     clean(nb)
     assert size(nb) <= 1_000_000
+
+
+def test_when_pngs_are_not_enough_the_jpegs_go_down_in_quality_until_it_fits():
+    nb = notebook(6)
+    for cell in nb.cells:  # every figure already a JPEG at a high quality
+        out = cell.outputs[0]
+        out["data"]["image/jpeg"] = __import__("clean_outputs")._as_jpeg(out["data"].pop("image/png"), 98)
+    limit = size(nb) * 2 // 3
+    assert fit_size(nb, limit=limit) > 0 and size(nb) <= limit
+    assert all("image/jpeg" in c.outputs[0]["data"] for c in nb.cells)

@@ -12,8 +12,9 @@ progress is recorded, never what a cell printed:
   final state, read from the widget state nbclient saved; the widget state (hundreds of lines of
   layout models) is then dropped from the notebook's metadata. A bar closed with ``leave=False``
   (no saved state) is dropped, as Jupyter shows it;
-- a notebook over 1 MB has its largest PNG figures re-encoded as JPEG (quality 85), largest first,
-  until it fits (:func:`fit_size`): the same pictures, a lossy encoding;
+- a notebook over 1 MB has its largest figures re-encoded as JPEG, largest first (PNGs at quality
+  85, then every figure at 70, then 60), until it fits (:func:`fit_size`): the same pictures, a
+  lossy encoding;
 - consecutive stream outputs of one stream are merged, as Jupyter front ends show them, and
   carriage returns are resolved as a terminal does (each line keeps its last state), so a text
   progress bar leaves its final line instead of one fragment per refresh.
@@ -139,13 +140,13 @@ def _notebook_bytes(nb) -> int:
     return len(nbformat.writes(nb).encode("utf-8")) + 1
 
 
-def _png_as_jpeg(png_b64: str, quality: int) -> str:
-    """A base64 PNG figure re-encoded as a base64 JPEG (transparency flattened onto white)."""
+def _as_jpeg(image_b64: str, quality: int) -> str:
+    """A base64 PNG or JPEG figure re-encoded as a base64 JPEG (transparency flattened onto white)."""
     import io
 
     from PIL import Image
 
-    image = Image.open(io.BytesIO(base64.b64decode(png_b64)))
+    image = Image.open(io.BytesIO(base64.b64decode(image_b64)))
     if image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGBA")
         flat = Image.new("RGB", image.size, "white")
@@ -156,29 +157,33 @@ def _png_as_jpeg(png_b64: str, quality: int) -> str:
     return base64.b64encode(out.getvalue()).decode("ascii")
 
 
-def fit_size(nb, limit: int = MAX_NOTEBOOK_BYTES, quality: int = 85) -> int:
-    """Re-encode the largest PNG figures as JPEG, largest first, until ``nb`` fits in ``limit`` bytes.
+def fit_size(nb, limit: int = MAX_NOTEBOOK_BYTES, qualities=(85, 70, 60)) -> int:
+    """Re-encode the largest figures as JPEG, largest first, until ``nb`` fits in ``limit`` bytes.
 
-    Only when the notebook is over the limit, and only figures (``image/png`` display data): what
-    they show is unchanged, the encoding is lossy at ``quality``. Returns how many were re-encoded.
+    Only when the notebook is over the limit, and only figures (``image/png`` or ``image/jpeg``
+    display data): first the PNGs at ``qualities[0]``, then, if that is not enough, every figure
+    at each lower quality in turn. What they show is unchanged; the encoding is lossy. Returns how
+    many re-encodings were kept.
     """
     changed = 0
-    if _notebook_bytes(nb) <= limit:
-        return changed
-    pngs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
-            if "image/png" in out.get("data", {})]
-    pngs.sort(key=lambda out: -len(out["data"]["image/png"]))
-    for out in pngs:
-        jpeg = _png_as_jpeg(out["data"]["image/png"], quality)
-        if len(jpeg) >= len(out["data"]["image/png"]):
-            continue
-        del out["data"]["image/png"]
-        out["data"]["image/jpeg"] = jpeg
-        if "image/png" in out.get("metadata", {}):  # the display size, if the kernel gave one
-            out["metadata"]["image/jpeg"] = out["metadata"].pop("image/png")
-        changed += 1
+    for step, quality in enumerate(qualities):
         if _notebook_bytes(nb) <= limit:
             break
+        kinds = ("image/png",) if step == 0 else ("image/png", "image/jpeg")
+        figures = [(out, kind) for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+                   for kind in kinds if kind in out.get("data", {})]
+        figures.sort(key=lambda item: -len(item[0]["data"][item[1]]))
+        for out, kind in figures:
+            jpeg = _as_jpeg(out["data"][kind], quality)
+            if len(jpeg) >= len(out["data"][kind]):
+                continue
+            del out["data"][kind]
+            out["data"]["image/jpeg"] = jpeg
+            if kind in out.get("metadata", {}):  # the display size, if the kernel gave one
+                out["metadata"]["image/jpeg"] = out["metadata"].pop(kind)
+            changed += 1
+            if _notebook_bytes(nb) <= limit:
+                return changed
     return changed
 
 

@@ -108,8 +108,9 @@ def one_run(job: dict) -> dict:
     torch.manual_seed(job["seed"])
     model = detection.build_detector(arch, len(CLASSES), weights="shapes", image_size=IMAGE_SIZE,
                                      trainable_backbone_layers=6, **options, **job["fitted"])
-    arm = compare.train_arm(f"{job['detector']}, seed {job['seed']}" + ("" if job["zoom"] else ", no zoom"), model, train_ds, val_ds, iterations=10**6,
-                            time_budget_s=job["budget_s"], seed=job["seed"], batch_size=BATCH, lr=lr, warmup=WARMUP,
+    label = f"{job['detector']}, seed {job['seed']}" + ("" if job["zoom"] else ", no zoom")
+    arm = compare.train_arm(label, model, train_ds, val_ds, iterations=10**6, time_budget_s=job["budget_s"],
+                            seed=job["seed"], batch_size=BATCH, lr=lr, warmup=WARMUP,
                             curve_at_s=job["curve_at_s"], curve_set=val_curve, progress=False)
     return compare.arm_summary(arm, CLASSES, detector=job["detector"], seed=job["seed"], lr=lr, threads=job["threads"],
                                zoom=job["zoom"])
@@ -137,10 +138,12 @@ def main(argv=None) -> None:
     fitted = {name: detection.fit_anchors(arch, train_ds, IMAGE_SIZE, verbose=False)
               for name, (arch, _, _) in DETECTORS.items() if name in args.detectors}
     curve_at = [float(t) for t in range(int(args.every_s), int(args.budget_s), int(args.every_s))]
+    # a detector's seeds next to each other, so that they run side by side
     jobs = [{"detector": d, "seed": s, "fitted": fitted[d], "budget_s": args.budget_s, "curve_at_s": curve_at,
-             "threads": args.threads, "zoom": not args.no_zoom} for d in args.detectors for s in args.seeds]  # a detector's seeds side by side
-    record = {"command": " ".join(["python benchmarks/batman_curves.py", *(argv if argv is not None else sys.argv[1:])]),
-              "commit": commit(), "machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+             "threads": args.threads, "zoom": not args.no_zoom} for d in args.detectors for s in args.seeds]
+    command = " ".join(["python benchmarks/batman_curves.py", *(argv if argv is not None else sys.argv[1:])])
+    record = {"command": command, "commit": commit(), "machine": machine(),
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "set_up": {"image_size": IMAGE_SIZE, "batch_size": BATCH, "warmup": WARMUP, "start": "shapes",
                          "budget_s": args.budget_s, "curve_images": CURVE_IMAGES, "jobs": args.jobs,
                          "threads_per_job": args.threads, "fitted": fitted},

@@ -83,8 +83,9 @@ def onnx_input(image) -> np.ndarray:
 
     Scaled exactly as :func:`helpers.detection.predict` scales its inputs: a uint8 image (tensor,
     array or PIL image) is divided by 255; a float image is kept as it is, and refused when its
-    values are clearly not in [0, 1] (:func:`helpers.detection.check_image_values`). Tensors and ``(3, H, W)`` arrays are channels-first; an ``(H, W, 3)`` array
-    or a PIL image is channels-last, as in ``predict``.
+    values are clearly not in [0, 1] (:func:`helpers.detection.check_image_values`). Tensors and
+    ``(3, H, W)`` arrays are channels-first; an ``(H, W, 3)`` array or a PIL image is
+    channels-last, as in ``predict``.
     """
     if isinstance(image, torch.Tensor):
         x = image.detach().cpu().numpy()

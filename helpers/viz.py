@@ -605,17 +605,17 @@ def readability_problems(fig=None, *, dpi: float | None = None, min_text_px: flo
             found.append(f"figure is {width_px:.0f} px wide: GitHub shows it scaled to {scale:.0%} "
                          f"(keep it <= {DISPLAY_WIDTH_PX} px, i.e. figsize width <= {DISPLAY_WIDTH_PX / dpi:.1f} in)")
         texts, small = [], {}
-        hidden_ticks = {id(t) for ax in fig.axes if not ax.axison
-                        for axis in (ax.xaxis, ax.yaxis) for t in axis.get_ticklabels(which="both")}
-        hidden_ticks |= {id(t) for ax in fig.axes if not ax.axison for axis in (ax.xaxis, ax.yaxis)
-                         for tick in axis.get_major_ticks() + axis.get_minor_ticks() for t in (tick.label1, tick.label2)}
-        for ax in fig.axes:  # matplotlib keeps labels of ticks beyond the view limits; it does not draw them
+        # tick labels matplotlib keeps but does not draw: those of an axes shown without its axis
+        # (photos), and those of ticks beyond the view limits
+        hidden_ticks = set()
+        for ax in fig.axes:
             frame = ax.get_window_extent(renderer)
             for axis, lo, hi, centre in ((ax.xaxis, frame.x0, frame.x1, lambda e: (e.x0 + e.x1) / 2),
                                          (ax.yaxis, frame.y0, frame.y1, lambda e: (e.y0 + e.y1) / 2)):
                 for tick in axis.get_major_ticks() + axis.get_minor_ticks():
                     for label in (tick.label1, tick.label2):
-                        if label.get_text().strip() and not lo - 1 <= centre(label.get_window_extent(renderer)) <= hi + 1:
+                        if not ax.axison or (label.get_text().strip()
+                                             and not lo - 1 <= centre(label.get_window_extent(renderer)) <= hi + 1):
                             hidden_ticks.add(id(label))
         for text in fig.findobj(Text):
             if not text.get_visible() or not text.get_text().strip() or text.figure is None:
@@ -623,7 +623,7 @@ def readability_problems(fig=None, *, dpi: float | None = None, min_text_px: flo
             if text.axes is not None and not text.axes.get_visible():
                 continue
             if id(text) in hidden_ticks:
-                continue  # a tick label of an axes drawn without its axis (photos): not shown
+                continue  # a tick label matplotlib does not draw
             extent = text.get_window_extent(renderer)
             if extent.width <= 0 or extent.height <= 0:
                 continue

@@ -21,6 +21,12 @@ same conditions. Scoring time is not training time (``helpers.compare.train_arm`
 ``--no-zoom`` trains without the zoom augmentation (``train_transforms(scale_range=None)``): the
 notebook's zoom ablation at the main budget; ``--append`` adds the runs to the existing record
 (each run says whether it had the zoom, ``"zoom": true/false``).
+
+``--lrs`` trains at other learning rates than the notebook's (each run records its ``"lr"``): the
+learning-rate sweep at the main budget, which the notebook loads and prints as a table, e.g.
+
+    PYTHONPATH=$PWD python benchmarks/batman_curves.py --detectors RetinaNet "Faster R-CNN" \
+        --lrs 0.01 0.04 --seeds 0 --append
 """
 
 from __future__ import annotations
@@ -96,7 +102,8 @@ def datasets(zoom: bool = True):
 
 
 def one_run(job: dict) -> dict:
-    """Train one detector with one seed under the budget (in a worker process); its curve and final val."""
+    """Train one detector with one seed and learning rate under the budget (in a worker process); its curve
+    and final val."""
     import torch
 
     from helpers import compare, detection
@@ -104,11 +111,12 @@ def one_run(job: dict) -> dict:
 
     torch.set_num_threads(job["threads"])
     train_ds, val_ds, val_curve = datasets(job["zoom"])
-    arch, options, lr = DETECTORS[job["detector"]]
+    arch, options, notebook_lr = DETECTORS[job["detector"]]
+    lr = job["lr"] or notebook_lr
     torch.manual_seed(job["seed"])
     model = detection.build_detector(arch, len(CLASSES), weights="shapes", image_size=IMAGE_SIZE,
                                      trainable_backbone_layers=6, **options, **job["fitted"])
-    label = f"{job['detector']}, seed {job['seed']}" + ("" if job["zoom"] else ", no zoom")
+    label = f"{job['detector']}, seed {job['seed']}, lr {lr:g}" + ("" if job["zoom"] else ", no zoom")
     arm = compare.train_arm(label, model, train_ds, val_ds, iterations=10**6, time_budget_s=job["budget_s"],
                             seed=job["seed"], batch_size=BATCH, lr=lr, warmup=WARMUP,
                             curve_at_s=job["curve_at_s"], curve_set=val_curve, progress=False)
@@ -130,17 +138,22 @@ def main(argv=None) -> None:
     parser.add_argument("--name", default="batman_curves", help="record name (helpers/recorded/<name>.json)")
     parser.add_argument("--no-zoom", action="store_true", help="train without the zoom augmentation (the ablation)")
     parser.add_argument("--append", action="store_true", help="add the runs to the existing record")
+    parser.add_argument("--lrs", type=float, nargs="+", default=None,
+                        help="learning rates to train at (default: the notebook's rate of each detector)")
     args = parser.parse_args(argv)
     if args.budget_s <= 0 or args.every_s <= 0 or args.jobs < 1 or args.threads < 1:
         parser.error("--budget-s, --every-s, --jobs and --threads must be positive")
+    if args.lrs is not None and not all(0 < lr < 1 for lr in args.lrs):
+        parser.error("--lrs: learning rates between 0 and 1")
 
     train_ds, _, _ = datasets()
     fitted = {name: detection.fit_anchors(arch, train_ds, IMAGE_SIZE, verbose=False)
               for name, (arch, _, _) in DETECTORS.items() if name in args.detectors}
     curve_at = [float(t) for t in range(int(args.every_s), int(args.budget_s), int(args.every_s))]
-    # a detector's seeds next to each other, so that they run side by side
-    jobs = [{"detector": d, "seed": s, "fitted": fitted[d], "budget_s": args.budget_s, "curve_at_s": curve_at,
-             "threads": args.threads, "zoom": not args.no_zoom} for d in args.detectors for s in args.seeds]
+    # a detector's runs next to each other, so that they run side by side
+    jobs = [{"detector": d, "seed": s, "lr": lr, "fitted": fitted[d], "budget_s": args.budget_s,
+             "curve_at_s": curve_at, "threads": args.threads, "zoom": not args.no_zoom}
+            for d in args.detectors for lr in (args.lrs or [None]) for s in args.seeds]
     command = " ".join(["python benchmarks/batman_curves.py", *(argv if argv is not None else sys.argv[1:])])
     record = {"command": command, "commit": commit(), "machine": machine(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -166,7 +179,7 @@ def main(argv=None) -> None:
             record["runs"].append(run)
             record["wall_s"] = round(time.perf_counter() - tic)
             path = save_recorded(args.name, record)  # after every run: nothing lost if it is stopped
-            print(f"{run['detector']:13s} seed {run['seed']}: {run['iterations']:5d} it. in {run['seconds']:4.0f} s, "
+            print(f"{run['detector']:13s} seed {run['seed']} lr {run['lr']:g}: {run['iterations']:5d} it. in {run['seconds']:4.0f} s, "
                   f"val mAP@0.5 {run['val_AP50']:.3f} | curve " + " ".join(
                       f"{s:.0f}s:{a:.3f}" for s, a in zip(run["curve"]["seconds"], run["curve"]["AP50"], strict=True)),
                   flush=True)

@@ -121,7 +121,7 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[str], *, ax=None
         for j in range(len(names)):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=9,
                     color="white" if shown[i, j] > 0.6 * shown.max() else "black")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_xticks(range(len(names)), names, rotation=90)  # upright names would overlap
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
@@ -338,7 +338,7 @@ def plot_tide(result: dict, *, ax=None, title: str | None = None):
     colors = ["tab:red"] * len(TIDE_ERROR_TYPES) + ["tab:gray"] * 2
     ax.bar(names, values, color=colors)
     for x, v in enumerate(values):
-        ax.text(x, v, f"{v:.1f}", ha="center", va="bottom", fontsize=8)
+        ax.text(x, v, f"{v:.1f}", ha="center", va="bottom", fontsize=9)
     ax.set_ylabel("mAP gained if fixed (points)")
     ax.set_title(title or f"TIDE: what each error costs (mAP {100 * result['mAP']:.1f})")
     return ax

@@ -280,5 +280,5 @@ def plot_history(history: dict, *, ax=None, window: int = 20, terms: bool = True
     ax.set_xlabel("iteration")
     ax.set_ylabel(f"loss (running mean of {window})")
     ax.set_yscale("log")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax

@@ -198,3 +198,30 @@ def test_labels_of_ticks_beyond_the_view_are_not_counted_but_drawn_ones_are():
     ax.text(0.0, 1e3, "on the tick label", fontsize=30, transform=ax.get_yaxis_transform(), ha="right")
     found = viz.readability_problems(fig)
     assert any("overlap" in p and "on the tick label" in p for p in found), found  # with the drawn 10^3
+
+
+def _course_plots():
+    """The course's own plotting helpers, each drawn at its default size with realistic labels."""
+    from helpers import compare, detection_eval, train
+
+    classes = ["batman_face", "bat_symbol", "robin_face", "robin_symbol", "joker_face"]
+    names = dict(enumerate(classes, 1))
+    arms = ["story proportions", "+ more Robin & Joker pictures", "repeat-factor sampling", "balanced (reference)"]
+    dap = dict.fromkeys([*detection_eval.TIDE_ERROR_TYPES, "FalsePos", "FalseNeg"], 0.012)
+    return {
+        "plot_tide": lambda: detection_eval.plot_tide({"mAP": 0.97, "dAP": dap}),
+        "plot_confusion_matrix": lambda: detection_eval.plot_confusion_matrix(
+            np.arange(36).reshape(6, 6), classes, title="val, detections with score >= 0.37"),
+        "plot_accuracy_latency": lambda: compare.plot_accuracy_latency(
+            [{"label": n, "latency_ms": ms, "AP50": ap, "latency_range": (0.9 * ms, 1.1 * ms)}
+             for n, ms, ap in (("Faster R-CNN", 110, 0.93), ("RetinaNet", 202, 0.23), ("SSDlite", 47, 0.96))]),
+        "plot_per_class": lambda: compare.plot_per_class({a: dict.fromkeys(names, 0.5) for a in arms}, names),
+        "plot_history": lambda: train.plot_history({"iteration": list(range(50)), "loss": [1.0] * 50,
+                                                    "loss_classifier": [0.6] * 50, "loss_box_reg": [0.4] * 50}),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_course_plots()))
+def test_course_plotting_helpers_pass_the_figure_rules(name):
+    ax = _course_plots()[name]()
+    assert viz.readability_problems(ax.figure) == []

@@ -25,8 +25,14 @@ notebook's zoom ablation at the main budget; ``--append`` adds the runs to the e
 ``--lrs`` trains at other learning rates than the notebook's (each run records its ``"lr"``): the
 learning-rate sweep at the main budget, which the notebook loads and prints as a table, e.g.
 
-    PYTHONPATH=$PWD python benchmarks/batman_curves.py --detectors RetinaNet "Faster R-CNN" \
+    PYTHONPATH=$PWD python benchmarks/batman_curves.py --detectors RetinaNet "Faster R-CNN" \\
         --lrs 0.01 0.04 --seeds 0 --append
+
+``--run DETECTOR LR SEED`` (repeatable) names the runs one by one instead of every detector x rate x
+seed, so that two runs of different rates or seeds can still share the machine:
+
+    PYTHONPATH=$PWD python benchmarks/batman_curves.py --run "Faster R-CNN" 0.01 1 \\
+        --run "Faster R-CNN" 0.005 0 --append
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 #: architecture, options and learning rate per detector: notebook 05's DETECTORS, verbatim
 DETECTORS = {
     "Faster R-CNN": ("fasterrcnn_mobilenet_v3_large_320_fpn", {"box_batch_size_per_image": 64, "box_head_size": 256},
-                     0.02),
+                     0.01),
     "RetinaNet": ("retinanet_mobilenet_v3_large_fpn", {"score_thresh": 0.01}, 0.02),
     "SSDlite": ("ssdlite320_mobilenet_v3_large", {}, 0.04),
 }
@@ -75,11 +81,13 @@ def machine() -> str:
 
 
 def commit() -> str:
-    """``git rev-parse HEAD``, with "+dirty" when tracked files differ from it; "unknown" without git."""
+    """``git rev-parse HEAD``, with "+dirty" when tracked files differ from it (the records in
+    ``helpers/recorded/``, which the script itself writes, aside); "unknown" without git."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)helpers/recorded"], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -140,7 +148,20 @@ def main(argv=None) -> None:
     parser.add_argument("--append", action="store_true", help="add the runs to the existing record")
     parser.add_argument("--lrs", type=float, nargs="+", default=None,
                         help="learning rates to train at (default: the notebook's rate of each detector)")
+    parser.add_argument("--run", nargs=3, action="append", metavar=("DETECTOR", "LR", "SEED"),
+                        help="one run, repeatable: instead of --detectors x --lrs x --seeds")
     args = parser.parse_args(argv)
+    if args.run:
+        try:
+            runs = [(d, float(lr), int(seed)) for d, lr, seed in args.run]
+        except ValueError:
+            parser.error("--run DETECTOR LR SEED: LR a number, SEED an integer")
+        unknown = sorted({d for d, _, _ in runs} - set(DETECTORS))
+        if unknown:
+            parser.error(f"--run: unknown detector(s) {unknown}; choose from {list(DETECTORS)}")
+        args.detectors, args.lrs = list(dict.fromkeys(d for d, _, _ in runs)), [lr for _, lr, _ in runs]
+    else:
+        runs = [(d, lr, s) for d in args.detectors for lr in (args.lrs or [None]) for s in args.seeds]
     if args.budget_s <= 0 or args.every_s <= 0 or args.jobs < 1 or args.threads < 1:
         parser.error("--budget-s, --every-s, --jobs and --threads must be positive")
     if args.lrs is not None and not all(0 < lr < 1 for lr in args.lrs):
@@ -150,10 +171,9 @@ def main(argv=None) -> None:
     fitted = {name: detection.fit_anchors(arch, train_ds, IMAGE_SIZE, verbose=False)
               for name, (arch, _, _) in DETECTORS.items() if name in args.detectors}
     curve_at = [float(t) for t in range(int(args.every_s), int(args.budget_s), int(args.every_s))]
-    # a detector's runs next to each other, so that they run side by side
+    # a detector's runs next to each other (in the order given), so that they run side by side
     jobs = [{"detector": d, "seed": s, "lr": lr, "fitted": fitted[d], "budget_s": args.budget_s,
-             "curve_at_s": curve_at, "threads": args.threads, "zoom": not args.no_zoom}
-            for d in args.detectors for lr in (args.lrs or [None]) for s in args.seeds]
+             "curve_at_s": curve_at, "threads": args.threads, "zoom": not args.no_zoom} for d, lr, s in runs]
     command = " ".join(["python benchmarks/batman_curves.py", *(argv if argv is not None else sys.argv[1:])])
     record = {"command": command, "commit": commit(), "machine": machine(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

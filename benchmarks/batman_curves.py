@@ -28,8 +28,9 @@ learning-rate sweep at the main budget, which the notebook loads and prints as a
     PYTHONPATH=$PWD python benchmarks/batman_curves.py --detectors RetinaNet "Faster R-CNN" \\
         --lrs 0.01 0.04 --seeds 0 --append
 
-``--run DETECTOR LR SEED`` (repeatable) names the runs one by one instead of every detector x rate x
-seed, so that two runs of different rates or seeds can still share the machine:
+``--run DETECTOR LR SEED`` (repeatable; ``--run-no-zoom`` for a run without the zoom) names the runs
+one by one instead of every detector x rate x seed, so that two runs of different rates, seeds or
+augmentation can still share the machine:
 
     PYTHONPATH=$PWD python benchmarks/batman_curves.py --run "Faster R-CNN" 0.01 1 \\
         --run "Faster R-CNN" 0.005 0 --append
@@ -148,20 +149,24 @@ def main(argv=None) -> None:
     parser.add_argument("--append", action="store_true", help="add the runs to the existing record")
     parser.add_argument("--lrs", type=float, nargs="+", default=None,
                         help="learning rates to train at (default: the notebook's rate of each detector)")
-    parser.add_argument("--run", nargs=3, action="append", metavar=("DETECTOR", "LR", "SEED"),
+    parser.add_argument("--run", nargs=3, action="append", default=[], metavar=("DETECTOR", "LR", "SEED"),
                         help="one run, repeatable: instead of --detectors x --lrs x --seeds")
+    parser.add_argument("--run-no-zoom", nargs=3, action="append", default=[], metavar=("DETECTOR", "LR", "SEED"),
+                        help="as --run, without the zoom augmentation")
     args = parser.parse_args(argv)
-    if args.run:
+    if args.run or args.run_no_zoom:
         try:
-            runs = [(d, float(lr), int(seed)) for d, lr, seed in args.run]
+            runs = [(d, float(lr), int(seed), zoom) for given, zoom in ((args.run, True), (args.run_no_zoom, False))
+                    for d, lr, seed in given]
         except ValueError:
             parser.error("--run DETECTOR LR SEED: LR a number, SEED an integer")
-        unknown = sorted({d for d, _, _ in runs} - set(DETECTORS))
+        unknown = sorted({r[0] for r in runs} - set(DETECTORS))
         if unknown:
             parser.error(f"--run: unknown detector(s) {unknown}; choose from {list(DETECTORS)}")
-        args.detectors, args.lrs = list(dict.fromkeys(d for d, _, _ in runs)), [lr for _, lr, _ in runs]
+        args.detectors, args.lrs = list(dict.fromkeys(r[0] for r in runs)), [r[1] for r in runs]
     else:
-        runs = [(d, lr, s) for d in args.detectors for lr in (args.lrs or [None]) for s in args.seeds]
+        runs = [(d, lr, s, not args.no_zoom) for d in args.detectors for lr in (args.lrs or [None])
+                for s in args.seeds]
     if args.budget_s <= 0 or args.every_s <= 0 or args.jobs < 1 or args.threads < 1:
         parser.error("--budget-s, --every-s, --jobs and --threads must be positive")
     if args.lrs is not None and not all(0 < lr < 1 for lr in args.lrs):
@@ -173,7 +178,7 @@ def main(argv=None) -> None:
     curve_at = [float(t) for t in range(int(args.every_s), int(args.budget_s), int(args.every_s))]
     # a detector's runs next to each other (in the order given), so that they run side by side
     jobs = [{"detector": d, "seed": s, "lr": lr, "fitted": fitted[d], "budget_s": args.budget_s,
-             "curve_at_s": curve_at, "threads": args.threads, "zoom": not args.no_zoom} for d, lr, s in runs]
+             "curve_at_s": curve_at, "threads": args.threads, "zoom": zoom} for d, lr, s, zoom in runs]
     command = " ".join(["python benchmarks/batman_curves.py", *(argv if argv is not None else sys.argv[1:])])
     record = {"command": command, "commit": commit(), "machine": machine(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -43,6 +43,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -57,7 +58,7 @@ DETECTORS = {
     "Faster R-CNN": ("fasterrcnn_mobilenet_v3_large_320_fpn", {"box_batch_size_per_image": 64, "box_head_size": 256},
                      0.01),
     "RetinaNet": ("retinanet_mobilenet_v3_large_fpn", {"score_thresh": 0.01}, 0.02),
-    "SSDlite": ("ssdlite320_mobilenet_v3_large", {}, 0.04),
+    "SSDlite": ("ssdlite320_mobilenet_v3_large", {}, 0.02),
 }
 IMAGE_SIZE = 320
 WARMUP = 50
@@ -179,7 +180,7 @@ def main(argv=None) -> None:
     # a detector's runs next to each other (in the order given), so that they run side by side
     jobs = [{"detector": d, "seed": s, "lr": lr, "fitted": fitted[d], "budget_s": args.budget_s,
              "curve_at_s": curve_at, "threads": args.threads, "zoom": zoom} for d, lr, s, zoom in runs]
-    command = " ".join(["python benchmarks/batman_curves.py", *(argv if argv is not None else sys.argv[1:])])
+    command = shlex.join(["python", "benchmarks/batman_curves.py", *(argv if argv is not None else sys.argv[1:])])
     record = {"command": command, "commit": commit(), "machine": machine(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "set_up": {"image_size": IMAGE_SIZE, "batch_size": BATCH, "warmup": WARMUP, "start": "shapes",

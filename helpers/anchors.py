@@ -122,6 +122,42 @@ def ssd_boxes_per_location(aspect_ratios=SSD300_ASPECT_RATIOS) -> list[int]:
     return [2 + 2 * len(r) for r in aspect_ratios]
 
 
+def cell_anchor_rows(feature_shapes, anchors_per_cell, level: int, row: int, col: int) -> slice:
+    """Where one cell's anchors sit in a flat anchor array laid out map by map, then row, column, anchor.
+
+    That is the layout of :func:`ssd_default_boxes` (torchvision's), of TF's SSD and Faster R-CNN anchor
+    generators (``helpers.tfhub.ssd_anchor_boxes``, ``rpn_anchor_boxes``) and of a detector head's
+    ``reshape(-1, 4)``: map ``level`` starts after all the anchors of the maps before it, and inside it
+    cell ``(row, col)`` holds ``anchors_per_cell[level]`` consecutive anchors.
+
+    Parameters
+    ----------
+    feature_shapes : sequence of ``(height, width)`` int pairs (or ints for square maps), one per map
+    anchors_per_cell : sequence of ints, the anchors of one cell of each map (same length)
+    level : index of the map; row, col : the cell, ``0 <= row < height``, ``0 <= col < width``
+
+    Returns
+    -------
+    slice
+        ``anchors[rows]`` is that cell's ``(anchors_per_cell[level], 4)`` block of an ``(N, 4)``
+        anchor array (any box format), ``N = sum(height * width * k)`` over the maps.
+    """
+    shapes = [_pair(s, "feature_shapes[i]") for s in feature_shapes]
+    per_cell = [integer(k, "anchors_per_cell[i]", low=1) for k in anchors_per_cell]
+    if len(shapes) != len(per_cell):
+        raise ValueError(f"{len(shapes)} feature shapes but {len(per_cell)} anchors_per_cell values")
+    level = integer(level, "level", low=0)
+    if level >= len(shapes):
+        raise ValueError(f"level must be < {len(shapes)} (the number of maps), got {level}")
+    (height, width), k = shapes[level], per_cell[level]
+    row, col = integer(row, "row", low=0), integer(col, "col", low=0)
+    if row >= height or col >= width:
+        raise ValueError(f"cell ({row}, {col}) is outside map {level} of {height} x {width} cells")
+    start = sum(h * w * n for (h, w), n in zip(shapes[:level], per_cell[:level], strict=True))
+    start += (row * width + col) * k
+    return slice(start, start + k)
+
+
 def ssd_default_boxes(feature_sizes=SSD300_FEATURE_SIZES, aspect_ratios=SSD300_ASPECT_RATIOS,
                       s_min: float = 0.2, s_max: float = 0.9, scales: Sequence[float] | None = None,
                       steps: Sequence[float] | None = None, image_size=300, clip: bool = True) -> np.ndarray:

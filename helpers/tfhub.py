@@ -50,6 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.anchors import cell_anchor_rows
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any tensorflow import: quiet C++ logs
 
 #: name -> TF-Hub handle of the real model (DESIGN.md)
@@ -876,6 +878,40 @@ def rpn_anchor_boxes(width: int, height: int, stride: int = 8) -> np.ndarray:
     w, h = frcnn_resize(width, height)
     fh, fw = -(-h // stride), -(-w // stride)
     return _rpn_anchors(fh, fw, tf.constant([float(h), float(w)])).numpy()
+
+
+RPN_ANCHORS_PER_POSITION = 12  # 4 scales x 3 ratios, as _rpn_anchors
+
+
+def ssd_cell_anchors(level: int, row: int | None = None, col: int | None = None, size: int = 300) -> np.ndarray:
+    """The anchors of one cell of SSD-MobileNetV2's map ``level``: (k, 4) ``xyxy`` pixels of its input.
+
+    ``level`` indexes ``SSD_FEATURE_SHAPES`` (0: the finest, 19x19); ``row, col`` default to the map's
+    centre cell ``(height // 2, width // 2)``; ``k = SSD_ANCHORS_PER_CELL[level]``. The boxes are rows
+    of :func:`ssd_anchor_boxes` (normalised ``[ymin, xmin, ymax, xmax]``) scaled to the
+    ``size`` x ``size`` image the model sees.
+    """
+    height, width = SSD_FEATURE_SHAPES[level]
+    rows = cell_anchor_rows(SSD_FEATURE_SHAPES, SSD_ANCHORS_PER_CELL, level,
+                            height // 2 if row is None else row, width // 2 if col is None else col)
+    return ssd_anchor_boxes()[rows][:, [1, 0, 3, 2]].astype(np.float64) * size
+
+
+def rpn_cell_anchors(width: int, height: int, row: int | None = None, col: int | None = None,
+                     stride: int = 8) -> np.ndarray:
+    """Faster R-CNN's 12 first-stage anchors at one feature position, (12, 4) ``xyxy`` pixels of the
+    resized image (:func:`frcnn_resize` of a ``width`` x ``height`` photo).
+
+    The grid has ``ceil(h / stride)`` x ``ceil(w / stride)`` positions of the resized ``w`` x ``h``
+    image; ``row, col`` default to its centre ``(rows // 2, cols // 2)``. The boxes are rows of
+    :func:`rpn_anchor_boxes`, sides 64-512 px (base 256, scales 0.25-2) at ratios 0.5, 1, 2.
+    """
+    w, h = frcnn_resize(width, height)
+    grid = (-(-h // stride), -(-w // stride))
+    rows = cell_anchor_rows([grid], [RPN_ANCHORS_PER_POSITION], 0,
+                            grid[0] // 2 if row is None else row, grid[1] // 2 if col is None else col)
+    boxes = rpn_anchor_boxes(width, height, stride)[rows][:, [1, 0, 3, 2]].astype(np.float64)
+    return boxes * np.array([w, h, w, h], np.float64)
 
 
 def _layer_macs(model) -> list[tuple[str, int, int, int]]:

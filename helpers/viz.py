@@ -432,6 +432,48 @@ def draw_boxes(
     return ax
 
 
+def draw_box_groups(image, groups: Mapping[str, object], *, ax=None, box_format: str = "xyxy",
+                    linewidth: float = 2.0, title: str | None = None, legend_cols: int = 2):
+    """Draw many overlapping boxes (anchors, proposals) in groups: one colour and one legend entry per
+    group, no tag on each box, so nothing piles up however much the boxes overlap.
+
+    Parameters
+    ----------
+    image : array (H, W), (H, W, C), (C, H, W) or PIL image
+    groups : mapping from a group's name (its legend entry) to its boxes, array (N_i, 4) in
+        ``box_format`` pixels; groups get matplotlib's ``tab10`` colours in order
+    ax : matplotlib Axes to draw into; a new figure is made when omitted
+    legend_cols : columns of the legend, placed under the image (outside it)
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.patches as patches
+    import matplotlib.pyplot as plt
+
+    img = _as_image(image)
+    if ax is None:
+        height, width = img.shape[:2]
+        scale = min(DISPLAY_WIDTH_PX / width, max(1.0, MIN_PHOTO_PX * 1.5 / max(width, height))) / FIGURE_DPI
+        _, ax = plt.subplots(figsize=(max(2.0, width * scale), max(2.0, height * scale) + 0.8))
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+    colors = plt.get_cmap("tab10").colors
+    handles = []
+    for k, (name, boxes) in enumerate(groups.items()):
+        color = colors[k % len(colors)]
+        for x1, y1, x2, y2 in _check_boxes(boxes, box_format):
+            ax.add_patch(patches.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color,
+                                           linewidth=linewidth))
+        handles.append(patches.Patch(facecolor="none", edgecolor=color, linewidth=linewidth, label=str(name)))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=legend_cols,
+              frameon=False, handlelength=1.2, columnspacing=1.0)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def photo_grid(n: int, *, ncols: int | None = None, aspect: float = 1.0, min_px: int = MIN_PHOTO_PX,
                width_px: int = DISPLAY_WIDTH_PX, title_lines: int = 1):
     """A figure with ``n`` photo panels, each at least ``min_px`` wide on screen; returns (fig, axes).

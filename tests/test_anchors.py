@@ -148,3 +148,36 @@ def test_bad_inputs():
 def test_generator_arguments_are_checked_naming_them(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_cell_anchor_rows_matches_enumerating_the_layout():
+    shapes, per_cell = [(4, 6), 3, (2, 1)], [2, 5, 3]
+    order = [(level, r, c, a) for level, (s, k) in enumerate(zip(shapes, per_cell, strict=True))
+             for r in range(s[0] if isinstance(s, tuple) else s)
+             for c in range(s[1] if isinstance(s, tuple) else s) for a in range(k)]
+    for level, r, c in {(lv, r, c) for lv, r, c, _ in order}:
+        rows = ha.cell_anchor_rows(shapes, per_cell, level, r, c)
+        assert [order[i] for i in range(rows.start, rows.stop)] == [(level, r, c, a) for a in range(per_cell[level])]
+
+
+def test_cell_anchor_rows_finds_a_cells_boxes_in_ssd_default_boxes():
+    boxes = ha.ssd_default_boxes()  # SSD300: maps 38, 19, 10, 5, 3, 1 with 4, 6, 6, 6, 4, 4 boxes
+    per_cell = ha.ssd_boxes_per_location()
+    for level, size in enumerate(ha.SSD300_FEATURE_SIZES):
+        row, col = size // 2, size - 1
+        cell = boxes[ha.cell_anchor_rows(ha.SSD300_FEATURE_SIZES, per_cell, level, row, col)]
+        centres = (cell[:, :2] + cell[:, 2:]) / 2  # unclipped centre of the cell, (x, y)
+        assert cell.shape == (per_cell[level], 4)
+        assert np.allclose(centres[:, 1], (row + 0.5) / size * 300, atol=0.5 * 300 / size)
+
+
+@pytest.mark.parametrize("args, error", [
+    (([(2, 2)], [3], 1, 0, 0), ValueError),   # no map 1
+    (([(2, 2)], [3], 0, 2, 0), ValueError),   # row outside
+    (([(2, 2)], [3], 0, 0, -1), ValueError),  # negative column
+    (([(2, 2), 1], [3], 0, 0, 0), ValueError),  # lengths differ
+    (([(2, 2)], [3], 0, 0.5, 0), TypeError),  # not an int
+])
+def test_cell_anchor_rows_rejects_bad_cells(args, error):
+    with pytest.raises(error):
+        ha.cell_anchor_rows(*args)

@@ -58,3 +58,19 @@ def test_anchor_layouts():
     assert rpn.shape == (75 * 100 * 12, 4)
     sides = (rpn[:12, 2:] - rpn[:12, :2]) * np.array([600, 800])
     assert np.isclose(np.sqrt(sides.prod(axis=1)).max(), 512) and np.isclose(np.sqrt(sides.prod(axis=1)).min(), 64)
+
+
+def test_cell_anchors_are_the_cells_rows_in_pixels():
+    ssd = tfhub.ssd_anchor_boxes()
+    centre = tfhub.ssd_cell_anchors(0)  # 19x19 map, cell (9, 9): 3 anchors
+    assert np.allclose(centre, ssd[(9 * 19 + 9) * 3:(9 * 19 + 10) * 3][:, [1, 0, 3, 2]] * 300, atol=1e-4)
+    assert np.allclose((centre[:, :2] + centre[:, 2:]) / 2, 150, atol=1e-3)  # the centre cell of a 300 px input
+    coarse = tfhub.ssd_cell_anchors(2, row=0, col=4)  # 5x5 map starts after 19*19*3 + 10*10*6 anchors
+    start = 19 * 19 * 3 + 10 * 10 * 6 + 4 * 6
+    assert coarse.shape == (6, 4)
+    assert np.allclose(coarse, ssd[start:start + 6][:, [1, 0, 3, 2]] * 300, atol=1e-4)
+    rpn = tfhub.rpn_cell_anchors(640, 480)  # 800x600 inside, 75 x 100 positions, centre (37, 50)
+    assert rpn.shape == (tfhub.RPN_ANCHORS_PER_POSITION, 4)
+    assert np.allclose((rpn[:, :2] + rpn[:, 2:]) / 2, [(50 + 0.5) * 8, (37 + 0.5) * 8], atol=1e-2)
+    sides = np.sqrt((rpn[:, 2] - rpn[:, 0]) * (rpn[:, 3] - rpn[:, 1]))
+    assert np.allclose(sorted(set(np.round(sides))), [64, 128, 256, 512])

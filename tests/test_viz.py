@@ -106,3 +106,16 @@ def test_every_sample_photo_loads_as_rgb():
         assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8, name
     with pytest.raises(ValueError, match="unknown sample photo 'lena'"):
         load_sample("lena")
+
+
+def test_draw_box_groups_one_colour_and_legend_entry_per_group():
+    image = np.zeros((300, 300, 3), np.uint8)
+    groups = {"small": [[140, 140, 160, 160], [130, 145, 170, 155]], "large": [[50, 50, 250, 250]]}
+    ax = viz.draw_box_groups(image, groups, title="anchors")
+    rects = _rects(ax)
+    assert len(rects) == 3
+    assert rects[0].get_edgecolor() == rects[1].get_edgecolor() != rects[2].get_edgecolor()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["small", "large"]
+    assert not ax.texts  # no tag on each box
+    assert viz.readability_problems(ax.figure) == []
+    plt.close(ax.figure)

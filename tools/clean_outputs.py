@@ -157,7 +157,7 @@ def _as_jpeg(image_b64: str, quality: int) -> str:
     return base64.b64encode(out.getvalue()).decode("ascii")
 
 
-def fit_size(nb, limit: int = MAX_NOTEBOOK_BYTES, qualities=(85, 70, 60)) -> int:
+def fit_size(nb, limit: int = MAX_NOTEBOOK_BYTES, qualities=(85, 70, 60, 50, 40)) -> int:
     """Re-encode the largest figures as JPEG, largest first, until ``nb`` fits in ``limit`` bytes.
 
     Only when the notebook is over the limit, and only figures (``image/png`` or ``image/jpeg``

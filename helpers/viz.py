@@ -357,6 +357,14 @@ def _label_layer(ax, items):
     return layer
 
 
+def _photo_figsize(img: np.ndarray) -> tuple[float, float]:
+    """Figure size (inches) that shows an (H, W[, C]) image within the column and at least
+    ``MIN_PHOTO_PX`` on its longer side (1.5x that when small, so tags stay readable)."""
+    height, width = img.shape[:2]
+    scale = min(DISPLAY_WIDTH_PX / width, max(1.0, MIN_PHOTO_PX * 1.5 / max(width, height))) / FIGURE_DPI
+    return max(2.0, width * scale), max(2.0, height * scale)
+
+
 def draw_boxes(
     image,
     boxes,
@@ -403,10 +411,7 @@ def draw_boxes(
     labels = _check_parallel("labels", labels, n)
     scores = _check_parallel("scores", scores, n)
     if ax is None:
-        height, width = img.shape[:2]
-        long_side = max(width, height)
-        scale = min(DISPLAY_WIDTH_PX / width, max(1.0, MIN_PHOTO_PX * 1.5 / long_side)) / FIGURE_DPI
-        _, ax = plt.subplots(figsize=(max(2.0, width * scale), max(2.0, height * scale)))
+        _, ax = plt.subplots(figsize=_photo_figsize(img))
     ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
     items = []
     for i, (x1, y1, x2, y2) in enumerate(xyxy):
@@ -454,9 +459,8 @@ def draw_box_groups(image, groups: Mapping[str, object], *, ax=None, box_format:
 
     img = _as_image(image)
     if ax is None:
-        height, width = img.shape[:2]
-        scale = min(DISPLAY_WIDTH_PX / width, max(1.0, MIN_PHOTO_PX * 1.5 / max(width, height))) / FIGURE_DPI
-        _, ax = plt.subplots(figsize=(max(2.0, width * scale), max(2.0, height * scale) + 0.8))
+        width_in, height_in = _photo_figsize(img)
+        _, ax = plt.subplots(figsize=(width_in, height_in + 0.8))  # + room for the legend under it
     ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
     colors = plt.get_cmap("tab10").colors
     handles = []

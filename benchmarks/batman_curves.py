@@ -164,18 +164,17 @@ def main(argv=None) -> None:
         unknown = sorted({r[0] for r in runs} - set(DETECTORS))
         if unknown:
             parser.error(f"--run: unknown detector(s) {unknown}; choose from {list(DETECTORS)}")
-        args.detectors, args.lrs = list(dict.fromkeys(r[0] for r in runs)), [r[1] for r in runs]
     else:
         runs = [(d, lr, s, not args.no_zoom) for d in args.detectors for lr in (args.lrs or [None])
                 for s in args.seeds]
     if args.budget_s <= 0 or args.every_s <= 0 or args.jobs < 1 or args.threads < 1:
         parser.error("--budget-s, --every-s, --jobs and --threads must be positive")
-    if args.lrs is not None and not all(0 < lr < 1 for lr in args.lrs):
-        parser.error("--lrs: learning rates between 0 and 1")
+    if not all(0 < lr < 1 for _, lr, _, _ in runs if lr is not None):  # None: the notebook's rate
+        parser.error("--lrs / --run: learning rates between 0 and 1")
 
     train_ds, _, _ = datasets()
     fitted = {name: detection.fit_anchors(arch, train_ds, IMAGE_SIZE, verbose=False)
-              for name, (arch, _, _) in DETECTORS.items() if name in args.detectors}
+              for name, (arch, _, _) in DETECTORS.items() if name in {d for d, _, _, _ in runs}}
     curve_at = [float(t) for t in range(int(args.every_s), int(args.budget_s), int(args.every_s))]
     # a detector's runs next to each other (in the order given), so that they run side by side
     jobs = [{"detector": d, "seed": s, "lr": lr, "fitted": fitted[d], "budget_s": args.budget_s,

@@ -9,13 +9,12 @@ three detectors of notebook 06's race differ only in what comes after it:
   FCOS loss: sigmoid focal loss, GIoU loss and centerness BCE, each divided by the number of
   positive points.
 - :class:`TinyDETR`: the stride-16 map (plus the stride-32 map upsampled) as 36 tokens, a
-  transformer encoder-decoder (``torch.nn.Transformer``) and a handful of learned queries, each
+  transformer encoder-decoder (DETR's layers) and a handful of learned queries, each
   predicting ``C + 1`` class logits and one normalised ``cxcywh`` box. Loss: Hungarian matching
   (:func:`helpers.detr.hungarian_match`, NumPy/SciPy on detached outputs) then DETR's set loss.
-  With DETR's auxiliary losses (the set loss after every decoder layer). Simplifications against
-  DETR, said here: the positional embedding is added once to the tokens (DETR adds it in every
-  attention layer), and the query embeddings are the decoder's input (DETR feeds zeros and adds
-  them in every layer).
+  With DETR's auxiliary losses (the set loss after every decoder layer), and DETR's placement of
+  the positional information (added in every attention layer; ``positions="input"``: the common
+  shortcut of adding it once, kept for the comparison in ``benchmarks/detr_convergence.py``).
 
 :func:`helpers.ssd.train_model` trains all three; ``detect`` functions return per-image dicts
 ``{"boxes" xyxy pixels, "scores", "labels" 1..C}``, with or without NMS.
@@ -156,20 +155,69 @@ def fcos_detect(model: TinyFCOS, images: np.ndarray, score_threshold: float = 0.
 # ------------------------------------------------------------------------------------------ DETR
 
 
+class DETREncoderLayer(nn.Module):
+    """DETR's encoder layer (post-norm, as the paper's code): the positions are added to the
+    queries and keys of the self-attention, not to its values. ``src, pos: (B, N, d)``."""
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(d_model, nhead, batch_first=True)
+        self.linear1, self.linear2 = nn.Linear(d_model, dim_feedforward), nn.Linear(dim_feedforward, d_model)
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+
+    def forward(self, src: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        q = src + pos
+        src = self.norm1(src + self.self_attn(q, q, src, need_weights=False)[0])
+        return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
+
+
+class DETRDecoderLayer(nn.Module):
+    """DETR's decoder layer (post-norm): the query embeddings are added to the queries (and keys)
+    of the self-attention and to the queries of the cross-attention, the token positions to its
+    keys. ``tgt, query_pos: (B, Q, d)``; ``memory, pos: (B, N, d)``."""
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(d_model, nhead, batch_first=True)
+        self.multihead_attn = nn.MultiheadAttention(d_model, nhead, batch_first=True)
+        self.linear1, self.linear2 = nn.Linear(d_model, dim_feedforward), nn.Linear(dim_feedforward, d_model)
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+
+    def forward(self, tgt, memory, query_pos, pos) -> torch.Tensor:
+        q = tgt + query_pos
+        tgt = self.norm1(tgt + self.self_attn(q, q, tgt, need_weights=False)[0])
+        tgt = self.norm2(tgt + self.multihead_attn(tgt + query_pos, memory + pos, memory, need_weights=False)[0])
+        return self.norm3(tgt + self.linear2(F.relu(self.linear1(tgt))))
+
+
 class TinyDETR(nn.Module):
     """DETR on TinySSD's backbone: 36 tokens (6x6 at stride 16), a transformer, ``num_queries`` queries.
+
+    ``positions`` says where the positional information enters:
+
+    - ``"every_layer"`` (DETR's design, the default): the learned token positions are added to the
+      keys of every attention over the tokens (and to the queries of the encoder's), the decoder
+      starts from zeros and the learned query embeddings are added to its queries in every layer
+      (:class:`DETREncoderLayer`, :class:`DETRDecoderLayer`);
+    - ``"input"``: a common shortcut (DETR's own minimal demo): positions added once to the tokens,
+      query embeddings as the decoder's input, ``torch.nn.Transformer``'s layers.
 
     ``forward`` returns ``logits (B, Q, C + 1)`` (last column: no object) and ``boxes (B, Q, 4)``
     normalised ``cxcywh`` in (0, 1).
     """
 
+    POSITIONS = ("every_layer", "input")
+
     def __init__(self, num_classes: int, image_size: int = 96, width: int = 32, d_model: int = 64,
                  num_queries: int = 10, nhead: int = 4, num_encoder_layers: int = 2, num_decoder_layers: int = 2,
-                 dim_feedforward: int = 128):
+                 dim_feedforward: int = 128, positions: str = "every_layer"):
         super().__init__()
         if image_size % 32:
             raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
+        if positions not in self.POSITIONS:
+            raise ValueError(f"positions must be one of {self.POSITIONS}, got {positions!r}")
         self.num_classes, self.image_size, self.num_queries = num_classes, image_size, num_queries
+        self.positions = positions
         self.stem, self.down, channels = tiny_backbone(width)
         self.proj16 = nn.Conv2d(channels[1], d_model, 1)
         self.proj32 = nn.Conv2d(channels[2], d_model, 1)
@@ -177,25 +225,48 @@ class TinyDETR(nn.Module):
         self.row_embed = nn.Parameter(torch.rand(self.grid, d_model // 2))  # DETR's learned positions
         self.col_embed = nn.Parameter(torch.rand(self.grid, d_model - d_model // 2))
         self.query_embed = nn.Parameter(torch.randn(num_queries, d_model) * 0.1)
-        self.transformer = nn.Transformer(d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward,
-                                          dropout=0.0, batch_first=True)
+        if positions == "input":
+            self.transformer = nn.Transformer(d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward,
+                                              dropout=0.0, batch_first=True)
+        else:
+            self.encoder = nn.ModuleList(DETREncoderLayer(d_model, nhead, dim_feedforward)
+                                         for _ in range(num_encoder_layers))
+            self.decoder = nn.ModuleList(DETRDecoderLayer(d_model, nhead, dim_feedforward)
+                                         for _ in range(num_decoder_layers))
+            self.decoder_norm = nn.LayerNorm(d_model)
         self.class_head = nn.Linear(d_model, num_classes + 1)
         self.box_head = nn.Sequential(nn.Linear(d_model, d_model), nn.ReLU(inplace=True), nn.Linear(d_model, d_model),
                                       nn.ReLU(inplace=True), nn.Linear(d_model, 4))
 
-    def forward_all(self, x: torch.Tensor):
-        """Predictions after every decoder layer: logits (L, B, Q, C + 1), boxes (L, B, Q, 4)."""
-        f8 = self.stem(x)
-        f16 = self.down[0](f8)
+    def tokens(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The backbone's tokens ``(B, grid * grid, d)`` (row by row) and their positions ``(grid * grid, d)``."""
+        f16 = self.down[0](self.stem(x))
         f32 = self.down[1](f16)
         tokens = self.proj16(f16) + F.interpolate(self.proj32(f32), size=f16.shape[-2:], mode="nearest")
         pos = torch.cat([self.row_embed[:, None, :].expand(-1, self.grid, -1),
                          self.col_embed[None, :, :].expand(self.grid, -1, -1)], dim=-1).flatten(0, 1)
-        memory = self.transformer.encoder(tokens.flatten(2).transpose(1, 2) + pos)
-        out, hs = self.query_embed.expand(x.shape[0], -1, -1), []
-        for layer in self.transformer.decoder.layers:  # nn.Transformer's decoder, one layer at a time
-            out = layer(out, memory)
-            hs.append(self.transformer.decoder.norm(out))
+        return tokens.flatten(2).transpose(1, 2), pos
+
+    def forward_all(self, x: torch.Tensor):
+        """Predictions after every decoder layer: logits (L, B, Q, C + 1), boxes (L, B, Q, 4)."""
+        tokens, pos = self.tokens(x)
+        hs = []
+        if self.positions == "input":
+            memory = self.transformer.encoder(tokens + pos)
+            out = self.query_embed.expand(x.shape[0], -1, -1)
+            for layer in self.transformer.decoder.layers:  # nn.Transformer's decoder, one layer at a time
+                out = layer(out, memory)
+                hs.append(self.transformer.decoder.norm(out))
+        else:
+            pos = pos.expand(x.shape[0], -1, -1)
+            memory = tokens
+            for layer in self.encoder:
+                memory = layer(memory, pos)
+            query_pos = self.query_embed.expand(x.shape[0], -1, -1)
+            out = torch.zeros_like(query_pos)
+            for layer in self.decoder:
+                out = layer(out, memory, query_pos, pos)
+                hs.append(self.decoder_norm(out))
         hs = torch.stack(hs)
         return self.class_head(hs), self.box_head(hs).sigmoid()
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
 from torchvision.models.detection.fcos import FCOSHead  # noqa: E402
 
 from helpers import detr, fcos, shapes  # noqa: E402
@@ -109,7 +110,7 @@ def test_load_torchvision_fcos_offline_is_a_stand_in_and_says_so(monkeypatch):
 def test_detr_layers_equal_nn_transformer_and_aux_loss_sums_the_layers(data):
     images, targets = data
     torch.manual_seed(2)
-    model = td.TinyDETR(3).eval()
+    model = td.TinyDETR(3, positions="input").eval()
     batch = to_tensor(images[:2])
     with torch.no_grad():
         logits, boxes = model.forward_all(batch)
@@ -127,3 +128,36 @@ def test_detr_layers_equal_nn_transformer_and_aux_loss_sums_the_layers(data):
     for key in ("classification", "bbox", "giou"):
         assert total[key].item() == pytest.approx(sum(p[key].item() for p in per_layer), rel=1e-6)
         assert last[key].item() == pytest.approx(per_layer[-1][key].item(), rel=1e-6)
+
+
+def test_detr_layers_are_torch_layers_with_positions_on_queries_and_keys_only():
+    torch.manual_seed(0)
+    d, src, memory, tgt = 16, torch.randn(2, 5, 16), torch.randn(2, 5, 16), torch.randn(2, 3, 16)
+    pos, query_pos = torch.randn(2, 5, d), torch.randn(2, 3, d)
+    enc, dec = td.DETREncoderLayer(d, 4, 32).eval(), td.DETRDecoderLayer(d, 4, 32).eval()
+    ref_enc = torch.nn.TransformerEncoderLayer(d, 4, 32, dropout=0.0, batch_first=True).eval()
+    ref_dec = torch.nn.TransformerDecoderLayer(d, 4, 32, dropout=0.0, batch_first=True).eval()
+    enc.load_state_dict(ref_enc.state_dict())  # same parameter names: torch's post-norm layers
+    dec.load_state_dict(ref_dec.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(enc(src, torch.zeros_like(src)), ref_enc(src))
+        torch.testing.assert_close(dec(tgt, memory, torch.zeros_like(tgt), torch.zeros_like(memory)), ref_dec(tgt, memory))
+        x = ref_enc.norm1(src + ref_enc.self_attn(src + pos, src + pos, src)[0])  # values carry no positions
+        torch.testing.assert_close(enc(src, pos), ref_enc.norm2(x + ref_enc.linear2(F.relu(ref_enc.linear1(x)))))
+        y = ref_dec.norm1(tgt + ref_dec.self_attn(tgt + query_pos, tgt + query_pos, tgt)[0])
+        y = ref_dec.norm2(y + ref_dec.multihead_attn(y + query_pos, memory + pos, memory)[0])
+        torch.testing.assert_close(dec(tgt, memory, query_pos, pos),
+                                   ref_dec.norm3(y + ref_dec.linear2(F.relu(ref_dec.linear1(y)))))
+
+
+def test_tiny_detr_positions_every_layer_is_the_default_and_shapes_hold(data):
+    images, _ = data
+    torch.manual_seed(0)
+    model = td.TinyDETR(3, num_queries=7).eval()
+    assert model.positions == "every_layer" and not hasattr(model, "transformer")
+    with torch.no_grad():
+        logits, boxes = model.forward_all(to_tensor(images[:2]))
+    assert logits.shape == (2, 2, 7, 4) and boxes.shape == (2, 2, 7, 4)
+    assert float(boxes.min()) > 0 and float(boxes.max()) < 1
+    with pytest.raises(ValueError, match="positions"):
+        td.TinyDETR(3, positions="everywhere")

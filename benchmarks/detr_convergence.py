@@ -1,0 +1,122 @@
+"""How long the tiny DETR of notebook 06 needs: val mAP against iterations, beyond the race's budget.
+
+    PYTHONPATH=$PWD python benchmarks/detr_convergence.py --run every_layer 3e-4 0 6000 \\
+        --run every_layer 3e-4 1 6000 --eval-every 500
+    PYTHONPATH=$PWD python benchmarks/detr_convergence.py --run input 3e-4 0 6000 --append
+
+Notebook 06 races its small SSD, a tiny FCOS and a tiny DETR for 600 iterations; SSD and FCOS are
+done by then, DETR is not (the known result: DETR trained for 500 epochs). This script trains the
+tiny DETR (``helpers.tiny_detectors.TinyDETR``) as the race does (the same data: 4,000 training and
+300 validation images of ``helpers.shapes``, batches of 32, AdamW with warm-up and a cosine schedule
+over the run, gradients clipped to 0.1, DETR's auxiliary losses) for more iterations, scores the
+validation split every ``--eval-every`` iterations (off the clock), and counts at the end the
+confident detections (score >= 0.5) that are duplicates, with and without NMS
+(``helpers.tiny_detectors.count_duplicates``).
+
+``--run POSITIONS LR SEED ITERATIONS`` names one run (repeatable). ``POSITIONS`` is where the
+positional information enters the transformer (``TinyDETR``'s ``positions``): ``every_layer`` (DETR's
+design) or ``input`` (added once: the shortcut of many minimal DETRs). ``--jobs 2 --threads 1``
+(the default) trains two runs side by side with one torch thread each, so both see the same machine.
+
+The record, ``helpers/recorded/detr_convergence.json`` (command, commit, machine, date, one entry per
+run), is what notebook 06 plots; ``--append`` adds runs to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from batman_curves import commit, machine  # noqa: E402  (the same record header as notebook 05's curves)
+
+N_TRAIN, N_VAL, BATCH, CLIP = 4000, 300, 32, 0.1
+
+
+def one_run(job: dict) -> dict:
+    """Train one tiny DETR (in a worker process); its val curve, time and duplicate counts."""
+    import torch
+
+    from helpers import shapes
+    from helpers import tiny_detectors as td
+    from helpers.ssd import train_model
+
+    torch.set_num_threads(job["threads"])
+    train = shapes.make_split(N_TRAIN, seed=0)
+    val = shapes.make_split(N_VAL, seed=1)
+    torch.manual_seed(job["seed"])
+    model = td.TinyDETR(len(shapes.CLASSES), positions=job["positions"])
+    its = job["iterations"]
+    eval_at = set(range(job["eval_every"], its + 1, job["eval_every"])) | {its}
+    history = train_model(model, *train, td.detr_batch_loss, iterations=its, batch_size=BATCH, lr=job["lr"],
+                          seed=job["seed"], clip_grad=CLIP, progress=False,
+                          evaluate=lambda m: td.evaluate_arm("DETR", m, *val, shapes.CLASSES), eval_at=eval_at)
+    duplicates = {("nms" if nms else "no_nms"): td.count_duplicates(val[1], td.detect_arm("DETR", model, val[0], nms=nms))
+                  for nms in (False, True)}
+    return {"positions": job["positions"], "lr": job["lr"], "seed": job["seed"], "iterations": its,
+            "threads": job["threads"], "seconds": round(history["seconds"], 1),
+            "checkpoints": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()}
+                            for c in history["checkpoints"]],
+            "final_losses": {k: round(sum(v[-50:]) / len(v[-50:]), 4) for k, v in history.items()
+                             if k not in ("checkpoints", "seconds", "iterations") and isinstance(v, list)},
+            "duplicates": duplicates}
+
+
+def main(argv=None) -> None:
+    from helpers.recorded import load_recorded, save_recorded
+    from helpers.tiny_detectors import TinyDETR
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", nargs=4, action="append", required=True,
+                        metavar=("POSITIONS", "LR", "SEED", "ITERATIONS"), help="one run, repeatable")
+    parser.add_argument("--eval-every", type=int, default=500, help="score val every this many iterations")
+    parser.add_argument("--jobs", type=int, default=2, help="trainings side by side (processes)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per training")
+    parser.add_argument("--name", default="detr_convergence", help="record name (helpers/recorded/<name>.json)")
+    parser.add_argument("--append", action="store_true", help="add the runs to the existing record")
+    args = parser.parse_args(argv)
+    try:
+        runs = [(p, float(lr), int(seed), int(its)) for p, lr, seed, its in args.run]
+    except ValueError:
+        parser.error("--run POSITIONS LR SEED ITERATIONS: LR a number, SEED and ITERATIONS integers")
+    if any(p not in TinyDETR.POSITIONS for p, *_ in runs):
+        parser.error(f"--run: POSITIONS is one of {TinyDETR.POSITIONS}")
+    if not all(0 < lr < 1 and its > 0 for _, lr, _, its in runs) or min(args.eval_every, args.jobs, args.threads) < 1:
+        parser.error("learning rates between 0 and 1; iterations, --eval-every, --jobs and --threads positive")
+    jobs = [{"positions": p, "lr": lr, "seed": s, "iterations": its, "eval_every": args.eval_every,
+             "threads": args.threads} for p, lr, s, its in runs]
+    command = shlex.join(["python", "benchmarks/detr_convergence.py", *(argv if argv is not None else sys.argv[1:])])
+    record = {"command": command, "commit": commit(), "machine": machine(),
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "set_up": {"train_images": N_TRAIN, "val_images": N_VAL, "batch_size": BATCH, "clip_grad": CLIP,
+                         "jobs": args.jobs, "threads_per_job": args.threads}, "runs": []}
+    if args.append:
+        earlier = load_recorded(args.name)
+        record["runs"] = earlier["runs"]
+        for key in ("command", "commit", "date"):
+            record[key] = f"{earlier[key]}; then {record[key]}"
+    print(f"{len(jobs)} runs, {args.jobs} at a time with {args.threads} thread(s) each; {record['machine']}", flush=True)
+    tic = time.perf_counter()
+    with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
+        for run in pool.imap(one_run, jobs):
+            record["runs"].append(run)
+            record["wall_s"] = round(time.perf_counter() - tic)
+            path = save_recorded(args.name, record)  # after every run: nothing lost if it is stopped
+            d = run["duplicates"]
+            print(f"{run['positions']:11s} lr {run['lr']:g} seed {run['seed']}: {run['iterations']} it. in "
+                  f"{run['seconds']:.0f} s | val mAP@0.5 " + " ".join(
+                      f"{c['iteration']}:{c['AP50']:.3f}" for c in run["checkpoints"])
+                  + f" | duplicates without / with NMS {d['no_nms']['duplicates']} / {d['nms']['duplicates']}"
+                  f" of {d['no_nms']['detections']} confident", flush=True)
+    print(f"written {path.relative_to(ROOT)} after {record['wall_s']} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,8 +1,8 @@
 """How long the tiny DETR of notebook 06 needs: val mAP against iterations, beyond the race's budget.
 
-    PYTHONPATH=$PWD python benchmarks/detr_convergence.py --run every_layer 3e-4 0 6000 \\
-        --run every_layer 3e-4 1 6000 --eval-every 500
-    PYTHONPATH=$PWD python benchmarks/detr_convergence.py --run input 3e-4 0 6000 --append
+    PYTHONPATH=$PWD python benchmarks/detr_convergence.py --run every_layer 3e-4 10 0 6000 \\
+        --run every_layer 3e-4 10 1 6000 --eval-every 500
+    PYTHONPATH=$PWD python benchmarks/detr_convergence.py --run input 3e-4 10 0 6000 --append
 
 Notebook 06 races its small SSD, a tiny FCOS and a tiny DETR for 600 iterations; SSD and FCOS are
 done by then, DETR is not (the known result: DETR trained for 500 epochs). This script trains the
@@ -13,9 +13,10 @@ validation split every ``--eval-every`` iterations (off the clock), and counts a
 confident detections (score >= 0.5) that are duplicates, with and without NMS
 (``helpers.tiny_detectors.count_duplicates``).
 
-``--run POSITIONS LR SEED ITERATIONS`` names one run (repeatable). ``POSITIONS`` is where the
+``--run POSITIONS LR BACKBONE_LR_FACTOR SEED ITERATIONS`` names one run (repeatable). ``POSITIONS`` is where the
 positional information enters the transformer (``TinyDETR``'s ``positions``): ``every_layer`` (DETR's
-design) or ``input`` (added once: the shortcut of many minimal DETRs). ``--jobs 2 --threads 1``
+design) or ``input`` (added once: the shortcut of many minimal DETRs); ``BACKBONE_LR_FACTOR``
+multiplies the learning rate of its CNN part (``TinyDETR``'s ``backbone_lr_factor``; 1: one rate). ``--jobs 2 --threads 1``
 (the default) trains two runs side by side with one torch thread each, so both see the same machine.
 
 The record, ``helpers/recorded/detr_convergence.json`` (command, commit, machine, date, one entry per
@@ -52,7 +53,7 @@ def one_run(job: dict) -> dict:
     train = shapes.make_split(N_TRAIN, seed=0)
     val = shapes.make_split(N_VAL, seed=1)
     torch.manual_seed(job["seed"])
-    model = td.TinyDETR(len(shapes.CLASSES), positions=job["positions"])
+    model = td.TinyDETR(len(shapes.CLASSES), positions=job["positions"], backbone_lr_factor=job["backbone_lr_factor"])
     its = job["iterations"]
     eval_at = set(range(job["eval_every"], its + 1, job["eval_every"])) | {its}
     history = train_model(model, *train, td.detr_batch_loss, iterations=its, batch_size=BATCH, lr=job["lr"],
@@ -60,7 +61,8 @@ def one_run(job: dict) -> dict:
                           evaluate=lambda m: td.evaluate_arm("DETR", m, *val, shapes.CLASSES), eval_at=eval_at)
     duplicates = {("nms" if nms else "no_nms"): td.count_duplicates(val[1], td.detect_arm("DETR", model, val[0], nms=nms))
                   for nms in (False, True)}
-    return {"positions": job["positions"], "lr": job["lr"], "seed": job["seed"], "iterations": its,
+    return {"positions": job["positions"], "lr": job["lr"], "backbone_lr_factor": job["backbone_lr_factor"],
+            "seed": job["seed"], "iterations": its,
             "threads": job["threads"], "seconds": round(history["seconds"], 1),
             "checkpoints": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()}
                             for c in history["checkpoints"]],
@@ -74,8 +76,9 @@ def main(argv=None) -> None:
     from helpers.tiny_detectors import TinyDETR
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", nargs=4, action="append", required=True,
-                        metavar=("POSITIONS", "LR", "SEED", "ITERATIONS"), help="one run, repeatable")
+    parser.add_argument("--run", nargs=5, action="append", required=True,
+                        metavar=("POSITIONS", "LR", "BACKBONE_LR_FACTOR", "SEED", "ITERATIONS"),
+                        help="one run, repeatable")
     parser.add_argument("--eval-every", type=int, default=500, help="score val every this many iterations")
     parser.add_argument("--jobs", type=int, default=2, help="trainings side by side (processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per training")
@@ -83,15 +86,16 @@ def main(argv=None) -> None:
     parser.add_argument("--append", action="store_true", help="add the runs to the existing record")
     args = parser.parse_args(argv)
     try:
-        runs = [(p, float(lr), int(seed), int(its)) for p, lr, seed, its in args.run]
+        runs = [(p, float(lr), float(f), int(seed), int(its)) for p, lr, f, seed, its in args.run]
     except ValueError:
-        parser.error("--run POSITIONS LR SEED ITERATIONS: LR a number, SEED and ITERATIONS integers")
+        parser.error("--run POSITIONS LR BACKBONE_LR_FACTOR SEED ITERATIONS: LR and the factor numbers, SEED and "
+                     "ITERATIONS integers")
     if any(p not in TinyDETR.POSITIONS for p, *_ in runs):
         parser.error(f"--run: POSITIONS is one of {TinyDETR.POSITIONS}")
-    if not all(0 < lr < 1 and its > 0 for _, lr, _, its in runs) or min(args.eval_every, args.jobs, args.threads) < 1:
-        parser.error("learning rates between 0 and 1; iterations, --eval-every, --jobs and --threads positive")
-    jobs = [{"positions": p, "lr": lr, "seed": s, "iterations": its, "eval_every": args.eval_every,
-             "threads": args.threads} for p, lr, s, its in runs]
+    if not all(0 < lr < 1 and f > 0 and its > 0 for _, lr, f, _, its in runs) or min(args.eval_every, args.jobs, args.threads) < 1:
+        parser.error("learning rates between 0 and 1; factors, iterations, --eval-every, --jobs, --threads positive")
+    jobs = [{"positions": p, "lr": lr, "backbone_lr_factor": f, "seed": s, "iterations": its,
+             "eval_every": args.eval_every, "threads": args.threads} for p, lr, f, s, its in runs]
     command = shlex.join(["python", "benchmarks/detr_convergence.py", *(argv if argv is not None else sys.argv[1:])])
     record = {"command": command, "commit": commit(), "machine": machine(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -110,7 +114,7 @@ def main(argv=None) -> None:
             record["wall_s"] = round(time.perf_counter() - tic)
             path = save_recorded(args.name, record)  # after every run: nothing lost if it is stopped
             d = run["duplicates"]
-            print(f"{run['positions']:11s} lr {run['lr']:g} seed {run['seed']}: {run['iterations']} it. in "
+            print(f"{run['positions']:11s} lr {run['lr']:g} x{run['backbone_lr_factor']:g} seed {run['seed']}: {run['iterations']} it. in "
                   f"{run['seconds']:.0f} s | val mAP@0.5 " + " ".join(
                       f"{c['iteration']}:{c['AP50']:.3f}" for c in run["checkpoints"])
                   + f" | duplicates without / with NMS {d['no_nms']['duplicates']} / {d['nms']['duplicates']}"

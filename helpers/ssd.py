@@ -240,6 +240,8 @@ def train_model(model: nn.Module, images: np.ndarray, targets: list, batch_loss,
     batch_loss : ``batch_loss(model, batch (B, 3, H, W) tensor, targets) -> dict of scalar losses``,
         summed for the gradient
     clip_grad : clip the gradient's norm to this (DETR: 0.1), or None
+    lr : the learning rate; a model with a ``param_groups(lr)`` method (the tiny DETR) sets its parts'
+        own rates from it
     progress : a tqdm bar; a string names it (default "training")
     evaluate : ``evaluate(model) -> dict``, called after each iteration listed in ``eval_at``
         (outside the training clock; the model is put back in training mode after it)
@@ -258,7 +260,8 @@ def train_model(model: nn.Module, images: np.ndarray, targets: list, batch_loss,
     if len(images) != len(targets) or len(images) < 1:
         raise ValueError(f"need as many targets as images (and at least one), got {len(images)} and {len(targets)}")
     rng = np.random.default_rng(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    groups = model.param_groups(lr) if hasattr(model, "param_groups") else model.parameters()  # per-part rates
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(iterations, warmup))
     history = {"loss": [], "checkpoints": []}
     eval_at = set(eval_at)

@@ -202,6 +202,10 @@ class TinyDETR(nn.Module):
     - ``"input"``: a common shortcut (DETR's own minimal demo): positions added once to the tokens,
       query embeddings as the decoder's input, ``torch.nn.Transformer``'s layers.
 
+    ``backbone_lr_factor`` multiplies the learning rate of the CNN part (:meth:`param_groups`,
+    used by :func:`helpers.ssd.train_model`): DETR fine-tunes a pretrained backbone 10x *slower*
+    than its transformer; trained from scratch, as here, the CNN may need the opposite.
+
     ``forward`` returns ``logits (B, Q, C + 1)`` (last column: no object) and ``boxes (B, Q, 4)``
     normalised ``cxcywh`` in (0, 1).
     """
@@ -210,14 +214,14 @@ class TinyDETR(nn.Module):
 
     def __init__(self, num_classes: int, image_size: int = 96, width: int = 32, d_model: int = 64,
                  num_queries: int = 10, nhead: int = 4, num_encoder_layers: int = 2, num_decoder_layers: int = 2,
-                 dim_feedforward: int = 128, positions: str = "every_layer"):
+                 dim_feedforward: int = 128, positions: str = "every_layer", backbone_lr_factor: float = 1.0):
         super().__init__()
         if image_size % 32:
             raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
         if positions not in self.POSITIONS:
             raise ValueError(f"positions must be one of {self.POSITIONS}, got {positions!r}")
         self.num_classes, self.image_size, self.num_queries = num_classes, image_size, num_queries
-        self.positions = positions
+        self.positions, self.backbone_lr_factor = positions, float(backbone_lr_factor)
         self.stem, self.down, channels = tiny_backbone(width)
         self.proj16 = nn.Conv2d(channels[1], d_model, 1)
         self.proj32 = nn.Conv2d(channels[2], d_model, 1)
@@ -237,6 +241,14 @@ class TinyDETR(nn.Module):
         self.class_head = nn.Linear(d_model, num_classes + 1)
         self.box_head = nn.Sequential(nn.Linear(d_model, d_model), nn.ReLU(inplace=True), nn.Linear(d_model, d_model),
                                       nn.ReLU(inplace=True), nn.Linear(d_model, 4))
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """AdamW's parameter groups: the CNN (backbone and its projections to tokens) at
+        ``lr * backbone_lr_factor``, the transformer, queries and heads at ``lr``."""
+        cnn = [p for m in (self.stem, self.down, self.proj16, self.proj32) for p in m.parameters()]
+        ids = {id(p) for p in cnn}
+        return [{"params": cnn, "lr": lr * self.backbone_lr_factor},
+                {"params": [p for p in self.parameters() if id(p) not in ids], "lr": lr}]
 
     def tokens(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The backbone's tokens ``(B, grid * grid, d)`` (row by row) and their positions ``(grid * grid, d)``."""

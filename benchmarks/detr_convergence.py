@@ -16,7 +16,10 @@ confident detections (score >= 0.5) that are duplicates, with and without NMS
 ``--run POSITIONS LR BACKBONE_LR_FACTOR SEED ITERATIONS`` names one run (repeatable). ``POSITIONS`` is where the
 positional information enters the transformer (``TinyDETR``'s ``positions``): ``every_layer`` (DETR's
 design) or ``input`` (added once: the shortcut of many minimal DETRs); ``BACKBONE_LR_FACTOR``
-multiplies the learning rate of its CNN part (``TinyDETR``'s ``backbone_lr_factor``; 1: one rate). ``--jobs 2 --threads 1``
+multiplies the learning rate of its CNN part (``TinyDETR``'s ``backbone_lr_factor``; 1: one rate).
+``--start ssd`` starts the DETR's CNN from a trained race SSD's (600 iterations at 1e-2, the same
+seed, trained first in the same process), as DETR starts from a pretrained backbone; ``scratch``
+(the default) from random weights, as in the race. ``--jobs 2 --threads 1``
 (the default) trains two runs side by side with one torch thread each, so both see the same machine.
 
 The record, ``helpers/recorded/detr_convergence.json`` (command, commit, machine, date, one entry per
@@ -39,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from batman_curves import commit, machine  # noqa: E402  (the same record header as notebook 05's curves)
 
 N_TRAIN, N_VAL, BATCH, CLIP = 4000, 300, 32, 0.1
+SSD_ITERATIONS, SSD_LR = 600, 1e-2  # --start ssd: the race's SSD (notebook 06's budget and rate)
 
 
 def one_run(job: dict) -> dict:
@@ -52,8 +56,15 @@ def one_run(job: dict) -> dict:
     torch.set_num_threads(job["threads"])
     train = shapes.make_split(N_TRAIN, seed=0)
     val = shapes.make_split(N_VAL, seed=1)
+    start = {}
+    if job["start"] == "ssd":  # as DETR starts from a pretrained backbone: the race's SSD, trained here first
+        ssd, h = td.train_arm("SSD", job["seed"], train, val, shapes.CLASSES, iterations=SSD_ITERATIONS, lr=SSD_LR,
+                              eval_every=SSD_ITERATIONS, progress=False)
+        start = {"ssd_val_AP50": round(h["checkpoints"][-1]["AP50"], 4), "ssd_seconds": round(h["seconds"], 1)}
     torch.manual_seed(job["seed"])
     model = td.TinyDETR(len(shapes.CLASSES), positions=job["positions"], backbone_lr_factor=job["backbone_lr_factor"])
+    if job["start"] == "ssd":
+        td.copy_backbone(ssd, model)
     its = job["iterations"]
     eval_at = set(range(job["eval_every"], its + 1, job["eval_every"])) | {its}
     history = train_model(model, *train, td.detr_batch_loss, iterations=its, batch_size=BATCH, lr=job["lr"],
@@ -62,7 +73,7 @@ def one_run(job: dict) -> dict:
     duplicates = {("nms" if nms else "no_nms"): td.count_duplicates(val[1], td.detect_arm("DETR", model, val[0], nms=nms))
                   for nms in (False, True)}
     return {"positions": job["positions"], "lr": job["lr"], "backbone_lr_factor": job["backbone_lr_factor"],
-            "seed": job["seed"], "iterations": its,
+            "start": job["start"], **start, "seed": job["seed"], "iterations": its,
             "threads": job["threads"], "seconds": round(history["seconds"], 1),
             "checkpoints": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()}
                             for c in history["checkpoints"]],
@@ -79,6 +90,8 @@ def main(argv=None) -> None:
     parser.add_argument("--run", nargs=5, action="append", required=True,
                         metavar=("POSITIONS", "LR", "BACKBONE_LR_FACTOR", "SEED", "ITERATIONS"),
                         help="one run, repeatable")
+    parser.add_argument("--start", choices=("scratch", "ssd"), default="scratch",
+                        help="the CNN's start: random (the race's) or the race's SSD's, trained first")
     parser.add_argument("--eval-every", type=int, default=500, help="score val every this many iterations")
     parser.add_argument("--jobs", type=int, default=2, help="trainings side by side (processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per training")
@@ -94,7 +107,7 @@ def main(argv=None) -> None:
         parser.error(f"--run: POSITIONS is one of {TinyDETR.POSITIONS}")
     if not all(0 < lr < 1 and f > 0 and its > 0 for _, lr, f, _, its in runs) or min(args.eval_every, args.jobs, args.threads) < 1:
         parser.error("learning rates between 0 and 1; factors, iterations, --eval-every, --jobs, --threads positive")
-    jobs = [{"positions": p, "lr": lr, "backbone_lr_factor": f, "seed": s, "iterations": its,
+    jobs = [{"positions": p, "lr": lr, "backbone_lr_factor": f, "start": args.start, "seed": s, "iterations": its,
              "eval_every": args.eval_every, "threads": args.threads} for p, lr, f, s, its in runs]
     command = shlex.join(["python", "benchmarks/detr_convergence.py", *(argv if argv is not None else sys.argv[1:])])
     record = {"command": command, "commit": commit(), "machine": machine(),
@@ -114,7 +127,8 @@ def main(argv=None) -> None:
             record["wall_s"] = round(time.perf_counter() - tic)
             path = save_recorded(args.name, record)  # after every run: nothing lost if it is stopped
             d = run["duplicates"]
-            print(f"{run['positions']:11s} lr {run['lr']:g} x{run['backbone_lr_factor']:g} seed {run['seed']}: {run['iterations']} it. in "
+            print(f"{run['positions']:11s} lr {run['lr']:g} x{run['backbone_lr_factor']:g} from {run['start']} "
+                  f"seed {run['seed']}: {run['iterations']} it. in "
                   f"{run['seconds']:.0f} s | val mAP@0.5 " + " ".join(
                       f"{c['iteration']}:{c['AP50']:.3f}" for c in run["checkpoints"])
                   + f" | duplicates without / with NMS {d['no_nms']['duplicates']} / {d['nms']['duplicates']}"

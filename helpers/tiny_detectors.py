@@ -431,6 +431,15 @@ def _arms() -> dict:
 ARM_NAMES = ("SSD", "FCOS", "DETR")
 
 
+def copy_backbone(source: nn.Module, target: nn.Module) -> nn.Module:
+    """Copy the shared CNN (:func:`helpers.ssd.tiny_backbone`'s ``stem`` and ``down``) of a trained
+    race model into another (e.g. a trained SSD's into a DETR, as DETR starts from a pretrained
+    backbone); returns ``target``. The two must have the same backbone width."""
+    for part in ("stem", "down"):
+        getattr(target, part).load_state_dict(getattr(source, part).state_dict())
+    return target
+
+
 def build_arm(name: str, num_classes: int, seed: int = 0) -> nn.Module:
     """``name``'s model (one of :data:`ARM_NAMES`), its random weights seeded by ``seed``."""
     arms = _arms()

@@ -161,3 +161,43 @@ def test_tiny_detr_positions_every_layer_is_the_default_and_shapes_hold(data):
     assert float(boxes.min()) > 0 and float(boxes.max()) < 1
     with pytest.raises(ValueError, match="positions"):
         td.TinyDETR(3, positions="everywhere")
+
+
+def test_tiny_detr_param_groups_give_the_cnn_its_own_rate_and_train_model_uses_them(data, monkeypatch):
+    images, targets = data
+    model = td.TinyDETR(3, backbone_lr_factor=10)
+    groups = model.param_groups(1e-3)
+    cnn = {id(p) for m in (model.stem, model.down, model.proj16, model.proj32) for p in m.parameters()}
+    assert [g["lr"] for g in groups] == [pytest.approx(1e-2), pytest.approx(1e-3)]
+    assert {id(p) for p in groups[0]["params"]} == cnn
+    assert len(groups[0]["params"]) + len(groups[1]["params"]) == len(list(model.parameters()))
+    seen = []
+    adamw = torch.optim.AdamW
+
+    def spy(params, **kwargs):
+        optimizer = adamw(params, **kwargs)
+        seen.append([g["lr"] for g in optimizer.param_groups])
+        return optimizer
+
+    monkeypatch.setattr(torch.optim, "AdamW", spy)
+    train_model(model, images[:4], targets[:4], td.detr_batch_loss, iterations=1, batch_size=2, lr=1e-3, warmup=0,
+                progress=False)
+    assert seen == [[pytest.approx(1e-2), pytest.approx(1e-3)]]  # the optimiser got both rates
+
+
+def test_copy_backbone_copies_the_shared_cnn_and_nothing_else(data):
+    from helpers.ssd import TinySSD
+
+    torch.manual_seed(0)
+    ssd, detr_model = TinySSD(3), td.TinyDETR(3)
+    head_before = {k: v.clone() for k, v in detr_model.state_dict().items() if not k.startswith(("stem.", "down."))}
+    assert td.copy_backbone(ssd, detr_model) is detr_model
+    for part in ("stem", "down"):
+        for (k, a), b in zip(getattr(ssd, part).state_dict().items(), getattr(detr_model, part).state_dict().values(),
+                             strict=True):
+            assert torch.equal(a, b), k
+    for k, v in detr_model.state_dict().items():
+        if k in head_before:
+            assert torch.equal(v, head_before[k]), k
+    with pytest.raises(RuntimeError):
+        td.copy_backbone(TinySSD(3, width=16), detr_model)

@@ -62,7 +62,8 @@ def one_run(job: dict) -> dict:
                               eval_every=SSD_ITERATIONS, progress=False)
         start = {"ssd_val_AP50": round(h["checkpoints"][-1]["AP50"], 4), "ssd_seconds": round(h["seconds"], 1)}
     torch.manual_seed(job["seed"])
-    model = td.TinyDETR(len(shapes.CLASSES), positions=job["positions"], backbone_lr_factor=job["backbone_lr_factor"])
+    model = td.TinyDETR(len(shapes.CLASSES), positions=job["positions"], backbone_lr_factor=job["backbone_lr_factor"],
+                        num_decoder_layers=job["decoder_layers"])
     if job["start"] == "ssd":
         td.copy_backbone(ssd, model)
     its = job["iterations"]
@@ -73,7 +74,8 @@ def one_run(job: dict) -> dict:
     duplicates = {("nms" if nms else "no_nms"): td.count_duplicates(val[1], td.detect_arm("DETR", model, val[0], nms=nms))
                   for nms in (False, True)}
     return {"positions": job["positions"], "lr": job["lr"], "backbone_lr_factor": job["backbone_lr_factor"],
-            "start": job["start"], **start, "seed": job["seed"], "iterations": its,
+            "start": job["start"], **start, "decoder_layers": job["decoder_layers"], "seed": job["seed"],
+            "iterations": its,
             "threads": job["threads"], "seconds": round(history["seconds"], 1),
             "checkpoints": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()}
                             for c in history["checkpoints"]],
@@ -92,6 +94,7 @@ def main(argv=None) -> None:
                         help="one run, repeatable")
     parser.add_argument("--start", choices=("scratch", "ssd"), default="scratch",
                         help="the CNN's start: random (the race's) or the race's SSD's, trained first")
+    parser.add_argument("--decoder-layers", type=int, default=2, help="decoder layers (the race's DETR: 2; DETR: 6)")
     parser.add_argument("--eval-every", type=int, default=500, help="score val every this many iterations")
     parser.add_argument("--jobs", type=int, default=2, help="trainings side by side (processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per training")
@@ -105,9 +108,10 @@ def main(argv=None) -> None:
                      "ITERATIONS integers")
     if any(p not in TinyDETR.POSITIONS for p, *_ in runs):
         parser.error(f"--run: POSITIONS is one of {TinyDETR.POSITIONS}")
-    if not all(0 < lr < 1 and f > 0 and its > 0 for _, lr, f, _, its in runs) or min(args.eval_every, args.jobs, args.threads) < 1:
+    if not all(0 < lr < 1 and f > 0 and its > 0 for _, lr, f, _, its in runs) or min(args.eval_every, args.jobs, args.threads, args.decoder_layers) < 1:
         parser.error("learning rates between 0 and 1; factors, iterations, --eval-every, --jobs, --threads positive")
-    jobs = [{"positions": p, "lr": lr, "backbone_lr_factor": f, "start": args.start, "seed": s, "iterations": its,
+    jobs = [{"positions": p, "lr": lr, "backbone_lr_factor": f, "start": args.start,
+             "decoder_layers": args.decoder_layers, "seed": s, "iterations": its,
              "eval_every": args.eval_every, "threads": args.threads} for p, lr, f, s, its in runs]
     command = shlex.join(["python", "benchmarks/detr_convergence.py", *(argv if argv is not None else sys.argv[1:])])
     record = {"command": command, "commit": commit(), "machine": machine(),

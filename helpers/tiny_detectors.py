@@ -464,13 +464,16 @@ def evaluate_arm(name: str, model: nn.Module, images: np.ndarray, targets: list,
 
 
 def train_arm(name: str, seed: int, train: tuple, val: tuple, classes, *, iterations: int, lr: float,
-              eval_every: int, batch_size: int = 32, progress: bool = True):
+              eval_every: int, batch_size: int = 32, progress: bool | str = True, model: nn.Module | None = None):
     """Train race model ``name`` from scratch with :func:`helpers.ssd.train_model`, scored on val as it goes.
 
     Parameters
     ----------
     train, val : ``(images, targets)`` splits
     eval_every : the val split is scored every ``eval_every`` iterations and at the end (off the clock)
+    progress : show a bar (a string names it; default "<name>, seed <seed>")
+    model : train this model of kind ``name`` instead of a fresh one (e.g. one given a trained
+        backbone with :func:`copy_backbone`); ``seed`` still sets the batches
 
     Returns
     -------
@@ -478,11 +481,12 @@ def train_arm(name: str, seed: int, train: tuple, val: tuple, classes, *, iterat
     """
     from helpers.ssd import train_model
 
-    model = build_arm(name, len(classes), seed)
+    model = build_arm(name, len(classes), seed) if model is None else model
     arm = _arms()[name]
     eval_at = set(range(eval_every, iterations + 1, eval_every)) | {iterations}
+    label = progress if isinstance(progress, str) else f"{name}, seed {seed}"
     history = train_model(model, *train, arm["loss"], iterations=iterations, batch_size=batch_size, lr=lr, seed=seed,
-                          progress=f"{name}, seed {seed}" if progress else False,
+                          progress=label if progress else False,
                           evaluate=lambda m: evaluate_arm(name, m, *val, classes), eval_at=eval_at,
                           **arm["train"])
     return model, history

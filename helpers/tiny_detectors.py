@@ -14,7 +14,7 @@ three detectors of notebook 06's race differ only in what comes after it:
   (:func:`helpers.detr.hungarian_match`, NumPy/SciPy on detached outputs) then DETR's set loss.
   With DETR's auxiliary losses (the set loss after every decoder layer), and DETR's placement of
   the positional information (added in every attention layer; ``positions="input"``: the common
-  shortcut of adding it once, kept for the comparison in ``benchmarks/detr_convergence.py``).
+  shortcut of adding it once, as DETR's own minimal demo and this course's first tiny DETR did).
 
 :func:`helpers.ssd.train_model` trains all three; ``detect`` functions return per-image dicts
 ``{"boxes" xyxy pixels, "scores", "labels" 1..C}``, with or without NMS.
@@ -352,12 +352,16 @@ def detr_batch_loss(model: TinyDETR, batch: torch.Tensor, targets: list, aux: bo
 
 @torch.no_grad()
 def detr_detect(model: TinyDETR, images: np.ndarray, nms_threshold: float | None = None, batch_size: int = 64,
-                score_threshold: float = 0.0) -> list[dict]:
-    """DETR's inference: each query's best object class and its probability, its box; no NMS by default."""
+                score_threshold: float = 0.0, layer: int = -1) -> list[dict]:
+    """DETR's inference: each query's best object class and its probability, its box; no NMS by default.
+
+    ``layer`` picks the decoder layer whose predictions are read (the heads are shared, as the
+    auxiliary losses train them after every layer): -1, the last, is the model's output.
+    """
     model.eval()
     out = []
     for s in range(0, len(images), batch_size):
-        logits, boxes = model(to_tensor(images[s:s + batch_size]))
+        logits, boxes = (t[layer] for t in model.forward_all(to_tensor(images[s:s + batch_size])))
         prob = logits.softmax(-1)[..., :-1]
         scores, cls = prob.max(-1)
         xyxy = (_cxcywh_to_xyxy(boxes) * model.image_size).numpy().astype(np.float64)

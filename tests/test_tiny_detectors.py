@@ -201,3 +201,18 @@ def test_copy_backbone_copies_the_shared_cnn_and_nothing_else(data):
             assert torch.equal(v, head_before[k]), k
     with pytest.raises(RuntimeError):
         td.copy_backbone(TinySSD(3, width=16), detr_model)
+
+
+def test_detr_detect_reads_any_decoder_layer_and_the_last_is_the_models_output(data):
+    images, _ = data
+    torch.manual_seed(0)
+    model = td.TinyDETR(3, num_decoder_layers=3)
+    last, default = td.detr_detect(model, images[:3], layer=2), td.detr_detect(model, images[:3])
+    first = td.detr_detect(model, images[:3], layer=0)
+    with torch.no_grad():
+        logits, _ = model(to_tensor(images[:3]))
+    for a, b in zip(last, default, strict=True):
+        np.testing.assert_array_equal(a["boxes"], b["boxes"])
+    np.testing.assert_allclose(np.sort(default[0]["scores"])[::-1],
+                               np.sort(logits[0].softmax(-1)[:, :-1].max(-1).values.numpy())[::-1], rtol=1e-6)
+    assert any(not np.array_equal(a["scores"], b["scores"]) for a, b in zip(first, last, strict=True))

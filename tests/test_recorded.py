@@ -59,12 +59,18 @@ def test_a_missing_record_names_the_script_and_bad_names_are_refused(scratch):
 
 def test_the_shipped_records_are_valid_and_each_names_its_command():
     shipped = sorted(recorded.RECORDED.glob("*.json")) if recorded.RECORDED.is_dir() else []
+    assert {p.stem for p in shipped} >= {"batman_curves", "detr_convergence"}
     for path in shipped:
         rec = recorded.load_recorded(path.stem)
         assert rec["command"].startswith("python benchmarks/"), rec["command"]
         for run in rec["runs"]:
-            assert len(run["curve"]["seconds"]) == len(run["curve"]["AP50"]) >= 1
-            assert np.all(np.diff(run["curve"]["seconds"]) > 0)
+            if "curve" in run:  # a curve against training seconds (batman_curves)
+                assert len(run["curve"]["seconds"]) == len(run["curve"]["AP50"]) >= 1
+                assert np.all(np.diff(run["curve"]["seconds"]) > 0)
+            else:  # checkpoints against iterations (detr_convergence)
+                its = [c["iteration"] for c in run["checkpoints"]]
+                assert its and its[-1] == run["iterations"] and np.all(np.diff(its) > 0)
+                assert all(0 <= c["AP50"] <= 1 and 0 <= c["AP"] <= 1 for c in run["checkpoints"])
 
 
 def fake_arm():

@@ -40,18 +40,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
-import os
-import platform
-import shlex
-import subprocess
 import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from recording import continue_record, new_record, run_and_save  # noqa: E402  (this script's folder)
 
 #: architecture, options and learning rate per detector: notebook 05's DETECTORS, verbatim
 DETECTORS = {
@@ -64,36 +59,6 @@ IMAGE_SIZE = 320
 WARMUP = 50
 BATCH = 4
 CURVE_IMAGES = 60
-
-
-def machine() -> str:
-    """The CPU model, its core count and the GPU if torch sees one, in one line."""
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
-    return f"{cpu}, {os.cpu_count()} cores{gpu}"
-
-
-def commit() -> str:
-    """``git rev-parse HEAD``, with "+dirty" when tracked files differ from it (the records in
-    ``helpers/recorded/``, which the script itself writes, aside); "unknown" without git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":(exclude)helpers/recorded"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
 
 
 def datasets(zoom: bool = True):
@@ -134,9 +99,15 @@ def one_run(job: dict) -> dict:
                                zoom=job["zoom"])
 
 
+def describe(run: dict) -> str:
+    """One run's line: detector, seed, rate, iterations, time, final val and its curve."""
+    return (f"{run['detector']:13s} seed {run['seed']} lr {run['lr']:g}: {run['iterations']:5d} it. in "
+            f"{run['seconds']:4.0f} s, val mAP@0.5 {run['val_AP50']:.3f} | curve " + " ".join(
+                f"{s:.0f}s:{a:.3f}" for s, a in zip(run["curve"]["seconds"], run["curve"]["AP50"], strict=True)))
+
+
 def main(argv=None) -> None:
     from helpers import detection
-    from helpers.recorded import save_recorded
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-s", type=float, default=660.0, help="training seconds per run (notebook 05: 660)")
@@ -179,36 +150,20 @@ def main(argv=None) -> None:
     # a detector's runs next to each other (in the order given), so that they run side by side
     jobs = [{"detector": d, "seed": s, "lr": lr, "fitted": fitted[d], "budget_s": args.budget_s,
              "curve_at_s": curve_at, "threads": args.threads, "zoom": zoom} for d, lr, s, zoom in runs]
-    command = shlex.join(["python", "benchmarks/batman_curves.py", *(argv if argv is not None else sys.argv[1:])])
-    record = {"command": command, "commit": commit(), "machine": machine(),
-              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "set_up": {"image_size": IMAGE_SIZE, "batch_size": BATCH, "warmup": WARMUP, "start": "shapes",
-                         "budget_s": args.budget_s, "curve_images": CURVE_IMAGES, "jobs": args.jobs,
-                         "threads_per_job": args.threads, "fitted": fitted},
-              "runs": []}
+    record = new_record("batman_curves.py", argv, {
+        "image_size": IMAGE_SIZE, "batch_size": BATCH, "warmup": WARMUP, "start": "shapes", "budget_s": args.budget_s,
+        "curve_images": CURVE_IMAGES, "jobs": args.jobs, "threads_per_job": args.threads, "fitted": fitted})
     if args.append:
         from helpers.recorded import load_recorded
 
         earlier = load_recorded(args.name)
         if any(json.loads(json.dumps(v)) != earlier["set_up"]["fitted"].get(k) for k, v in fitted.items()):
             parser.error("--append: the record was made with other fitted anchors; rerun it whole")
-        record["runs"] = earlier["runs"]
-        for key in ("command", "commit", "date"):
-            record[key] = f"{earlier[key]}; then {record[key]}"
+        continue_record(record, earlier)
         record["set_up"]["fitted"] = earlier["set_up"]["fitted"]
     print(f"{len(jobs)} runs of {args.budget_s:.0f} s, {args.jobs} at a time with {args.threads} thread(s) each; "
           f"curve every {args.every_s:.0f} s; {record['machine']}", flush=True)
-    tic = time.perf_counter()
-    with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
-        for run in pool.imap(one_run, jobs):
-            record["runs"].append(run)
-            record["wall_s"] = round(time.perf_counter() - tic)
-            path = save_recorded(args.name, record)  # after every run: nothing lost if it is stopped
-            print(f"{run['detector']:13s} seed {run['seed']} lr {run['lr']:g}: {run['iterations']:5d} it. in {run['seconds']:4.0f} s, "
-                  f"val mAP@0.5 {run['val_AP50']:.3f} | curve " + " ".join(
-                      f"{s:.0f}s:{a:.3f}" for s, a in zip(run["curve"]["seconds"], run["curve"]["AP50"], strict=True)),
-                  flush=True)
-    print(f"written {path.relative_to(ROOT)} after {record['wall_s']} s", flush=True)
+    run_and_save(one_run, jobs, args.jobs, args.name, record, describe)
 
 
 if __name__ == "__main__":

@@ -50,17 +50,13 @@ command lines in the record predate the BACKBONE_LR_FACTOR argument: their facto
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import shlex
 import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from batman_curves import commit, machine  # noqa: E402  (the same record header as notebook 05's curves)
+from recording import continue_record, new_record, run_and_save  # noqa: E402  (this script's folder)
 
 N_TRAIN, N_VAL, BATCH, CLIP = 4000, 300, 32, 0.1
 SSD_ITERATIONS, SSD_LR = 600, 1e-2  # --start ssd: the race's SSD (notebook 06's budget and rate)
@@ -105,8 +101,18 @@ def one_run(job: dict) -> dict:
             "duplicates": duplicates}
 
 
+def describe(run: dict) -> str:
+    """One run's line: its settings, time, val curve and duplicate counts."""
+    d = run["duplicates"]
+    return (f"{run['positions']:11s} lr {run['lr']:g} x{run['backbone_lr_factor']:g} from {run['start']} "
+            f"{run['decoder_layers']} dec. seed {run['seed']}: {run['iterations']} it. in {run['seconds']:.0f} s | "
+            "val mAP@0.5 " + " ".join(f"{c['iteration']}:{c['AP50']:.3f}" for c in run["checkpoints"])
+            + f" | duplicates without / with NMS {d['no_nms']['duplicates']} / {d['nms']['duplicates']}"
+            f" of {d['no_nms']['detections']} confident")
+
+
 def main(argv=None) -> None:
-    from helpers.recorded import load_recorded, save_recorded
+    from helpers.recorded import load_recorded
     from helpers.tiny_detectors import TinyDETR
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,31 +140,13 @@ def main(argv=None) -> None:
     jobs = [{"positions": p, "lr": lr, "backbone_lr_factor": f, "start": args.start,
              "decoder_layers": args.decoder_layers, "seed": s, "iterations": its,
              "eval_every": args.eval_every, "threads": args.threads} for p, lr, f, s, its in runs]
-    command = shlex.join(["python", "benchmarks/detr_convergence.py", *(argv if argv is not None else sys.argv[1:])])
-    record = {"command": command, "commit": commit(), "machine": machine(),
-              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "set_up": {"train_images": N_TRAIN, "val_images": N_VAL, "batch_size": BATCH, "clip_grad": CLIP,
-                         "jobs": args.jobs, "threads_per_job": args.threads}, "runs": []}
+    record = new_record("detr_convergence.py", argv, {
+        "train_images": N_TRAIN, "val_images": N_VAL, "batch_size": BATCH, "clip_grad": CLIP, "jobs": args.jobs,
+        "threads_per_job": args.threads})
     if args.append:
-        earlier = load_recorded(args.name)
-        record["runs"] = earlier["runs"]
-        for key in ("command", "commit", "date"):
-            record[key] = f"{earlier[key]}; then {record[key]}"
+        continue_record(record, load_recorded(args.name))
     print(f"{len(jobs)} runs, {args.jobs} at a time with {args.threads} thread(s) each; {record['machine']}", flush=True)
-    tic = time.perf_counter()
-    with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
-        for run in pool.imap(one_run, jobs):
-            record["runs"].append(run)
-            record["wall_s"] = round(time.perf_counter() - tic)
-            path = save_recorded(args.name, record)  # after every run: nothing lost if it is stopped
-            d = run["duplicates"]
-            print(f"{run['positions']:11s} lr {run['lr']:g} x{run['backbone_lr_factor']:g} from {run['start']} "
-                  f"seed {run['seed']}: {run['iterations']} it. in "
-                  f"{run['seconds']:.0f} s | val mAP@0.5 " + " ".join(
-                      f"{c['iteration']}:{c['AP50']:.3f}" for c in run["checkpoints"])
-                  + f" | duplicates without / with NMS {d['no_nms']['duplicates']} / {d['nms']['duplicates']}"
-                  f" of {d['no_nms']['detections']} confident", flush=True)
-    print(f"written {path.relative_to(ROOT)} after {record['wall_s']} s", flush=True)
+    run_and_save(one_run, jobs, args.jobs, args.name, record, describe)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ confident detections (score >= 0.5) that are duplicates, with and without NMS
 positional information enters the transformer (``TinyDETR``'s ``positions``): ``every_layer`` (DETR's
 design) or ``input`` (added once: the shortcut of many minimal DETRs); ``BACKBONE_LR_FACTOR``
 multiplies the learning rate of its CNN part (``TinyDETR``'s ``backbone_lr_factor``; 1: one rate).
-``--start ssd`` starts the DETR's CNN from a trained race SSD's (600 iterations at 1e-2, the same
+``--eos-coef`` sets the weight of the "no object" class in the set loss (DETR's 0.1 by default;
+several values: every run with each, runs without the key in the record used 0.1). ``--start ssd`` starts the DETR's CNN from a trained race SSD's (600 iterations at 1e-2, the same
 seed, trained first in the same process), as DETR starts from a pretrained backbone; ``scratch``
 (the default) from random weights, as in the race. ``--jobs 2 --threads 1``
 (the default) trains two runs side by side with one torch thread each, so both see the same machine.
@@ -80,7 +81,7 @@ def one_run(job: dict) -> dict:
         start = {"ssd_val_AP50": round(h["checkpoints"][-1]["AP50"], 4), "ssd_seconds": round(h["seconds"], 1)}
     torch.manual_seed(job["seed"])
     model = td.TinyDETR(len(shapes.CLASSES), positions=job["positions"], backbone_lr_factor=job["backbone_lr_factor"],
-                        num_decoder_layers=job["decoder_layers"])
+                        num_decoder_layers=job["decoder_layers"], eos_coef=job["eos_coef"])
     if job["start"] == "ssd":
         td.copy_backbone(ssd, model)
     its = job["iterations"]
@@ -91,7 +92,8 @@ def one_run(job: dict) -> dict:
     duplicates = {("nms" if nms else "no_nms"): td.count_duplicates(val[1], td.detect_arm("DETR", model, val[0], nms=nms))
                   for nms in (False, True)}
     return {"positions": job["positions"], "lr": job["lr"], "backbone_lr_factor": job["backbone_lr_factor"],
-            "start": job["start"], **start, "decoder_layers": job["decoder_layers"], "seed": job["seed"],
+            "start": job["start"], **start, "decoder_layers": job["decoder_layers"], "eos_coef": job["eos_coef"],
+            "seed": job["seed"],
             "iterations": its,
             "threads": job["threads"], "seconds": round(history["seconds"], 1),
             "checkpoints": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()}
@@ -105,7 +107,7 @@ def describe(run: dict) -> str:
     """One run's line: its settings, time, val curve and duplicate counts."""
     d = run["duplicates"]
     return (f"{run['positions']:11s} lr {run['lr']:g} x{run['backbone_lr_factor']:g} from {run['start']} "
-            f"{run['decoder_layers']} dec. seed {run['seed']}: {run['iterations']} it. in {run['seconds']:.0f} s | "
+            f"{run['decoder_layers']} dec. eos {run.get('eos_coef', 0.1):g} seed {run['seed']}: {run['iterations']} it. in {run['seconds']:.0f} s | "
             "val mAP@0.5 " + " ".join(f"{c['iteration']}:{c['AP50']:.3f}" for c in run["checkpoints"])
             + f" | duplicates without / with NMS {d['no_nms']['duplicates']} / {d['nms']['duplicates']}"
             f" of {d['no_nms']['detections']} confident")
@@ -122,6 +124,8 @@ def main(argv=None) -> None:
     parser.add_argument("--start", choices=("scratch", "ssd"), default="scratch",
                         help="the CNN's start: random (the race's) or the race's SSD's, trained first")
     parser.add_argument("--decoder-layers", type=int, default=2, help="decoder layers (the race's DETR: 2; DETR: 6)")
+    parser.add_argument("--eos-coef", type=float, nargs="+", default=[0.1],
+                        help="no-object weight(s) of the set loss (DETR: 0.1); every run is made with each")
     parser.add_argument("--eval-every", type=int, default=500, help="score val every this many iterations")
     parser.add_argument("--jobs", type=int, default=2, help="trainings side by side (processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per training")
@@ -137,9 +141,12 @@ def main(argv=None) -> None:
         parser.error(f"--run: POSITIONS is one of {TinyDETR.POSITIONS}")
     if not all(0 < lr < 1 and f > 0 and its > 0 for _, lr, f, _, its in runs) or min(args.eval_every, args.jobs, args.threads, args.decoder_layers) < 1:
         parser.error("learning rates between 0 and 1; factors, iterations, --eval-every, --jobs, --threads positive")
+    if min(args.eos_coef) <= 0:
+        parser.error("--eos-coef: positive weights")
     jobs = [{"positions": p, "lr": lr, "backbone_lr_factor": f, "start": args.start,
-             "decoder_layers": args.decoder_layers, "seed": s, "iterations": its,
-             "eval_every": args.eval_every, "threads": args.threads} for p, lr, f, s, its in runs]
+             "decoder_layers": args.decoder_layers, "eos_coef": eos, "seed": s, "iterations": its,
+             "eval_every": args.eval_every, "threads": args.threads}
+            for p, lr, f, s, its in runs for eos in args.eos_coef]
     record = new_record("detr_convergence.py", argv, {
         "train_images": N_TRAIN, "val_images": N_VAL, "batch_size": BATCH, "clip_grad": CLIP, "jobs": args.jobs,
         "threads_per_job": args.threads})

@@ -202,6 +202,11 @@ class TinyDETR(nn.Module):
     - ``"input"``: a common shortcut (DETR's own minimal demo): positions added once to the tokens,
       query embeddings as the decoder's input, ``torch.nn.Transformer``'s layers.
 
+    ``eos_coef`` is the weight of the "no object" class in its set loss (:func:`detr_batch_loss`):
+    DETR's 0.1 was set for 100 queries and about 7 objects per COCO image, where unmatched queries
+    outnumber objects 13 to 1; with 10 queries and about 2.5 objects per image the same weight
+    gives the unmatched queries (duplicates among them) far less say in the loss.
+
     ``backbone_lr_factor`` multiplies the learning rate of the CNN part (:meth:`param_groups`,
     used by :func:`helpers.ssd.train_model`): DETR fine-tunes a pretrained backbone 10x *slower*
     than its transformer; trained from scratch, as here, the CNN may need the opposite.
@@ -214,12 +219,16 @@ class TinyDETR(nn.Module):
 
     def __init__(self, num_classes: int, image_size: int = 96, width: int = 32, d_model: int = 64,
                  num_queries: int = 10, nhead: int = 4, num_encoder_layers: int = 2, num_decoder_layers: int = 2,
-                 dim_feedforward: int = 128, positions: str = "every_layer", backbone_lr_factor: float = 1.0):
+                 dim_feedforward: int = 128, positions: str = "every_layer", backbone_lr_factor: float = 1.0,
+                 eos_coef: float = _detr.EOS_COEF):
         super().__init__()
         if image_size % 32:
             raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
         if positions not in self.POSITIONS:
             raise ValueError(f"positions must be one of {self.POSITIONS}, got {positions!r}")
+        if not eos_coef > 0:
+            raise ValueError(f"eos_coef must be positive, got {eos_coef}")
+        self.eos_coef = float(eos_coef)
         self.num_classes, self.image_size, self.num_queries = num_classes, image_size, num_queries
         self.positions, self.backbone_lr_factor = positions, float(backbone_lr_factor)
         self.stem, self.down, channels = tiny_backbone(width)
@@ -339,13 +348,14 @@ def detr_set_loss(logits: torch.Tensor, boxes: torch.Tensor, targets: list, eos_
 
 def detr_batch_loss(model: TinyDETR, batch: torch.Tensor, targets: list, aux: bool = True) -> dict:
     """DETR's loss of a batch: the set loss of the last decoder layer, plus (``aux``) DETR's auxiliary
-    set losses of the earlier layers, each with its own matching, through the same heads."""
+    set losses of the earlier layers, each with its own matching, through the same heads; the
+    no-object weight is the model's ``eos_coef``."""
     logits, boxes = model.forward_all(batch)
     t = detr_targets(targets, model.image_size)
     layers = range(len(logits)) if aux else [len(logits) - 1]
     total = {}
     for k in layers:
-        for name, value in detr_set_loss(logits[k], boxes[k], t).items():
+        for name, value in detr_set_loss(logits[k], boxes[k], t, eos_coef=model.eos_coef).items():
             total[name] = total.get(name, 0) + value
     return total
 

@@ -130,6 +130,23 @@ def test_detr_layers_equal_nn_transformer_and_aux_loss_sums_the_layers(data):
         assert last[key].item() == pytest.approx(per_layer[-1][key].item(), rel=1e-6)
 
 
+def test_detr_batch_loss_uses_the_models_no_object_weight(data):
+    images, targets = data
+    batch, t = to_tensor(images[:2]), td.detr_targets(targets[:2], 96)
+    losses = {}
+    for eos in (0.1, 0.5):
+        torch.manual_seed(2)
+        model = td.TinyDETR(3, eos_coef=eos).eval()
+        with torch.no_grad():
+            logits, boxes = model.forward_all(batch)
+            losses[eos] = td.detr_batch_loss(model, batch, targets[:2], aux=False)["classification"].item()
+            expected = td.detr_set_loss(logits[-1], boxes[-1], t, eos_coef=eos)["classification"].item()
+        assert losses[eos] == pytest.approx(expected, rel=1e-6)
+    assert losses[0.1] != pytest.approx(losses[0.5], rel=1e-3)  # same weights, another weight: another loss
+    with pytest.raises(ValueError, match="eos_coef"):
+        td.TinyDETR(3, eos_coef=0.0)
+
+
 def test_detr_layers_are_torch_layers_with_positions_on_queries_and_keys_only():
     torch.manual_seed(0)
     d, src, memory, tgt = 16, torch.randn(2, 5, 16), torch.randn(2, 5, 16), torch.randn(2, 3, 16)

@@ -9,7 +9,8 @@ done by then, DETR is not (DETR's paper trains for 300 epochs on COCO). This scr
 tiny DETR (``helpers.tiny_detectors.TinyDETR``) as the race does (the same data: 4,000 training and
 300 validation images of ``helpers.shapes``, batches of 32, AdamW with warm-up and a cosine schedule
 over the run, gradients clipped to 0.1, DETR's auxiliary losses) for more iterations, scores the
-validation split every ``--eval-every`` iterations (off the clock), and counts at the end the
+validation split every ``--eval-every`` iterations (off the clock; with NMS, as the race scores, and,
+from the ``--eos-coef`` runs on, also without it: ``AP50_no_nms``), and counts at the end the
 confident detections (score >= 0.5) that are duplicates, with and without NMS
 (``helpers.tiny_detectors.count_duplicates``).
 
@@ -63,6 +64,15 @@ N_TRAIN, N_VAL, BATCH, CLIP = 4000, 300, 32, 0.1
 SSD_ITERATIONS, SSD_LR = 600, 1e-2  # --start ssd: the race's SSD (notebook 06's budget and rate)
 
 
+def scores(model, val) -> dict:
+    """Val mAP@[.5:.95] and mAP@0.5 with NMS (as the race scores), and mAP@0.5 without it."""
+    from helpers import shapes
+    from helpers import tiny_detectors as td
+
+    no_nms = td.evaluate_arm("DETR", model, *val, shapes.CLASSES, nms=False)["AP50"]
+    return {**td.evaluate_arm("DETR", model, *val, shapes.CLASSES), "AP50_no_nms": no_nms}
+
+
 def one_run(job: dict) -> dict:
     """Train one tiny DETR (in a worker process); its val curve, time and duplicate counts."""
     import torch
@@ -88,7 +98,7 @@ def one_run(job: dict) -> dict:
     eval_at = set(range(job["eval_every"], its + 1, job["eval_every"])) | {its}
     history = train_model(model, *train, td.detr_batch_loss, iterations=its, batch_size=BATCH, lr=job["lr"],
                           seed=job["seed"], clip_grad=CLIP, progress=False,
-                          evaluate=lambda m: td.evaluate_arm("DETR", m, *val, shapes.CLASSES), eval_at=eval_at)
+                          evaluate=lambda m: scores(m, val), eval_at=eval_at)
     duplicates = {("nms" if nms else "no_nms"): td.count_duplicates(val[1], td.detect_arm("DETR", model, val[0], nms=nms))
                   for nms in (False, True)}
     return {"positions": job["positions"], "lr": job["lr"], "backbone_lr_factor": job["backbone_lr_factor"],
@@ -109,6 +119,8 @@ def describe(run: dict) -> str:
     return (f"{run['positions']:11s} lr {run['lr']:g} x{run['backbone_lr_factor']:g} from {run['start']} "
             f"{run['decoder_layers']} dec. eos {run.get('eos_coef', 0.1):g} seed {run['seed']}: {run['iterations']} it. in {run['seconds']:.0f} s | "
             "val mAP@0.5 " + " ".join(f"{c['iteration']}:{c['AP50']:.3f}" for c in run["checkpoints"])
+            + (f" | without NMS {run['checkpoints'][-1]['AP50_no_nms']:.3f}" if "AP50_no_nms" in run["checkpoints"][-1]
+               else "")
             + f" | duplicates without / with NMS {d['no_nms']['duplicates']} / {d['nms']['duplicates']}"
             f" of {d['no_nms']['detections']} confident")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.boxes import as_float_array, box_convert, generalized_box_iou
+from helpers.boxes import as_float_array, box_convert, check_boxes, generalized_box_iou
 from helpers.losses import log_softmax, softmax
 from helpers.validate import real
 
@@ -43,14 +43,18 @@ def _inputs(logits, boxes, target_labels, target_boxes):
     bx = as_float_array(boxes, "boxes")
     if bx.shape != (len(lg), 4):
         raise ValueError(f"boxes must have shape (Q, 4) = ({len(lg)}, 4) (one cxcywh box per query), got {bx.shape}")
+    bx = check_boxes(bx, "boxes", fmt="cxcywh")
     tb = as_float_array(target_boxes, "target_boxes")
     if tb.size == 0:
         tb = tb.reshape(0, 4)
     if tb.ndim != 2 or tb.shape[1] != 4:
         raise ValueError(f"target_boxes must have shape (T, 4) (cxcywh), got {tb.shape}")
+    tb = check_boxes(tb, "target_boxes", fmt="cxcywh")  # NaN, negative sizes: named as target_boxes
     tl = np.asarray(target_labels)
     if tl.size == 0:
         tl = tl.reshape(0).astype(np.int64)
+    elif tl.dtype == bool or not np.issubdtype(tl.dtype, np.number):
+        raise TypeError(f"target_labels must be integer class indices, got dtype {tl.dtype}")
     if tl.shape != (len(tb),):
         raise ValueError(f"target_labels must have shape (T,) = ({len(tb)},) (one label per target box), got {tl.shape}")
     if tl.size and (not np.issubdtype(tl.dtype, np.integer) and not np.all(np.mod(tl, 1) == 0)):

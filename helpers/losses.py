@@ -33,6 +33,7 @@ import math
 
 import numpy as np
 
+from helpers.boxes import as_float_array
 from helpers.validate import real
 
 __all__ = [
@@ -76,10 +77,7 @@ def _array(x, name: str) -> np.ndarray:
         raise TypeError(f"{name} requires grad, but these losses are NumPy references without gradients: "
                         "train with torch's own (e.g. torchvision.ops.generalized_box_iou_loss), or pass "
                         f"{name}.detach() to compare values")
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be numeric, got {type(x).__name__}") from err
+    arr = as_float_array(x, name).astype(np.float64)  # TypeError for None, strings, ragged lists
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr

@@ -19,9 +19,10 @@ positional information enters the transformer (``TinyDETR``'s ``positions``): ``
 design) or ``input`` (added once: the shortcut of many minimal DETRs); ``BACKBONE_LR_FACTOR``
 multiplies the learning rate of its CNN part (``TinyDETR``'s ``backbone_lr_factor``; 1: one rate).
 ``--eos-coef`` sets the weight of the "no object" class in the set loss (DETR's 0.1 by default;
-several values: every run with each, runs without the key in the record used 0.1). ``--start ssd`` starts the DETR's CNN from a trained race SSD's (600 iterations at 1e-2, the same
-seed, trained first in the same process), as DETR starts from a pretrained backbone; ``scratch``
-(the default) from random weights, as in the race. ``--jobs 2 --threads 1``
+several values: every run with each, runs without the key in the record used 0.1). ``--start ssd``
+starts the DETR's CNN from a trained race SSD's (600 iterations at 1e-2, the same seed, trained first
+in the same process), as DETR starts from a pretrained backbone; ``scratch`` (the default) from
+random weights, as in the race. ``--jobs 2 --threads 1``
 (the default) trains two runs side by side with one torch thread each, so both see the same machine.
 
 The record, ``helpers/recorded/detr_convergence.json`` (command, commit, machine, date, one entry per

@@ -61,9 +61,9 @@ def new_record(script: str, argv, set_up: dict) -> dict:
 
 
 def continue_record(record: dict, earlier: dict) -> dict:
-    """``--append``: ``record`` takes ``earlier``'s runs, and its command, commit and date follow
-    ``earlier``'s ("...; then ..."); returns ``record``."""
-    record["runs"] = earlier["runs"]
+    """``--append``: ``earlier``'s runs go before ``record``'s own, and its command, commit and date
+    follow ``earlier``'s ("...; then ..."); returns ``record``."""
+    record["runs"] = earlier["runs"] + record["runs"]
     for key in ("command", "commit", "date"):
         record[key] = f"{earlier[key]}; then {record[key]}"
     return record

@@ -77,7 +77,7 @@ def _array(x, name: str) -> np.ndarray:
         raise TypeError(f"{name} requires grad, but these losses are NumPy references without gradients: "
                         "train with torch's own (e.g. torchvision.ops.generalized_box_iou_loss), or pass "
                         f"{name}.detach() to compare values")
-    arr = as_float_array(x, name).astype(np.float64)  # TypeError for None, strings, ragged lists
+    arr = as_float_array(x, name).astype(np.float64, copy=False)  # TypeError for None, strings, ragged lists
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr

@@ -38,6 +38,7 @@ from helpers import detr as _detr  # noqa: E402
 from helpers import fcos as _fcos  # noqa: E402
 from helpers.nms import batched_nms  # noqa: E402
 from helpers.ssd import tiny_backbone, to_tensor  # noqa: E402
+from helpers.validate import real  # noqa: E402
 
 STRIDES = (8, 16, 32)
 
@@ -226,9 +227,7 @@ class TinyDETR(nn.Module):
             raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
         if positions not in self.POSITIONS:
             raise ValueError(f"positions must be one of {self.POSITIONS}, got {positions!r}")
-        if not eos_coef > 0:
-            raise ValueError(f"eos_coef must be positive, got {eos_coef}")
-        self.eos_coef = float(eos_coef)
+        self.eos_coef = real(eos_coef, "eos_coef", low=0.0, low_open=True)
         self.num_classes, self.image_size, self.num_queries = num_classes, image_size, num_queries
         self.positions, self.backbone_lr_factor = positions, float(backbone_lr_factor)
         self.stem, self.down, channels = tiny_backbone(width)

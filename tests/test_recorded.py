@@ -105,3 +105,19 @@ def test_plot_curves_draws_one_line_per_run_in_one_colour_per_detector():
         compare.plot_curves([{**runs[0], "curve": {"seconds": [], "iteration": [], "AP50": []}}], axes)
     with pytest.raises(ValueError, match="empty"):
         compare.plot_curves([], axes)
+
+
+def test_append_puts_the_earlier_runs_first_and_keeps_the_new_ones():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "recording.py"
+    spec = importlib.util.spec_from_file_location("recording", path)
+    recording = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recording)
+    earlier = {"command": "python benchmarks/x.py --a", "commit": "c1", "date": "d1", "runs": [{"seed": 0}]}
+    record = {"command": "python benchmarks/x.py --b", "commit": "c2", "date": "d2", "runs": [{"seed": 1}]}
+    assert recording.continue_record(record, earlier) is record
+    assert record["runs"] == [{"seed": 0}, {"seed": 1}]
+    assert record["command"] == "python benchmarks/x.py --a; then python benchmarks/x.py --b"
+    assert (record["commit"], record["date"]) == ("c1; then c2", "d1; then d2")
